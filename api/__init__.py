@@ -1,0 +1,82 @@
+"""The BaliBlissed Flask application."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+
+import redis
+from flask import Flask
+from sqlalchemy import event
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from api import cli, errors, observability, security
+from api.extensions import api, cache, cors, db, limiter, migrate
+from api.inquiries.routes import blp as inquiries_blp
+from api.integrations.email import create_sender
+from api.jobs.routes import blp as jobs_blp
+from api.ops import metrics
+from api.ops.routes import blp as ops_blp
+from config import PROJECT_ROOT, load_config
+from workers.app import celery_init_app
+
+
+def create_app(environ: Mapping[str, str] | None = None) -> Flask:
+    """Build the app from `environ` (default: the process environment)."""
+    config = load_config(environ)
+    observability.configure_logging(config.LOG_LEVEL)
+
+    app = Flask(__name__, static_folder=None)
+    app.config.from_object(config)
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    if config.TRUSTED_PROXY_COUNT:
+        count = config.TRUSTED_PROXY_COUNT
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=count, x_proto=count, x_host=count)  # type: ignore[method-assign]
+
+    _init_database(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
+    cache.init_app(app)
+    limiter.init_app(app)
+    cors.init_app(
+        app,
+        origins=config.CORS_ORIGINS,
+        supports_credentials=True,
+        expose_headers=["Location", "X-Request-ID", "Retry-After", "Idempotent-Replayed"],
+    )
+    if config.REDIS_URL:
+        app.extensions["redis"] = redis.Redis.from_url(
+            config.REDIS_URL, socket_connect_timeout=1, socket_timeout=2
+        )
+    app.extensions["email_sender"] = create_sender(app.config)
+    celery_init_app(app)
+
+    observability.init_app(app)
+    metrics.init_app(app)
+    security.init_app(app)
+    api.init_app(app)
+    errors.init_app(app)
+    _register_blueprints(app)
+    cli.init_app(app)
+    return app
+
+
+def _init_database(app: Flask) -> None:
+    db.init_app(app)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        Path(app.config["DATA_DIR"]).mkdir(parents=True, exist_ok=True)
+        with app.app_context():
+            event.listen(db.engine, "connect", _tune_sqlite)
+
+
+def _tune_sqlite(dbapi_connection: object, _record: object) -> None:
+    """WAL lets the API read while a worker writes; foreign keys are off by default."""
+    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def _register_blueprints(app: Flask) -> None:
+    for blueprint in (ops_blp, jobs_blp, inquiries_blp):
+        api.register_blueprint(blueprint)

@@ -1,0 +1,205 @@
+"""RFC 9457 problem+json for every error the API can answer with.
+
+Services raise :class:`ApiError` subclasses; Werkzeug's HTTP errors (404 routes, 405, 413,
+webargs' 400/422) and unexpected exceptions are turned into the same shape here, so a client
+has exactly one error format to parse.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from http import HTTPStatus
+from typing import Any
+
+from flask import Flask, Response, g
+from flask_smorest import Api
+from marshmallow import Schema, fields
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+log = logging.getLogger(__name__)
+
+PROBLEM_MIMETYPE = "application/problem+json"
+
+CODES_BY_STATUS = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    410: "gone",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_error",
+    423: "account_locked",
+    429: "rate_limited",
+    500: "internal_error",
+    502: "bad_gateway",
+    503: "service_unavailable",
+}
+
+
+class ApiError(Exception):
+    """An error a client should see, with a stable machine-readable code."""
+
+    status = 400
+    code = "bad_request"
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        code: str | None = None,
+        status: int | None = None,
+        errors: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail or "")
+        self.detail = detail
+        self.status = status or self.status
+        self.code = code or self.code
+        self.errors = errors
+        self.headers = headers
+
+
+class NotFound(ApiError):
+    status = 404
+    code = "not_found"
+
+
+class Conflict(ApiError):
+    status = 409
+    code = "conflict"
+
+
+class Unauthorized(ApiError):
+    status = 401
+    code = "unauthorized"
+
+
+class Forbidden(ApiError):
+    status = 403
+    code = "forbidden"
+
+
+class ValidationFailed(ApiError):
+    status = 422
+    code = "validation_error"
+
+
+class ServiceUnavailable(ApiError):
+    status = 503
+    code = "service_unavailable"
+
+
+class ProblemSchema(Schema):
+    """The body of every error response (documented in the OpenAPI spec)."""
+
+    type = fields.String(metadata={"example": "about:blank"})
+    title = fields.String(metadata={"example": "Unprocessable Entity"})
+    status = fields.Integer(metadata={"example": 422})
+    detail = fields.String()
+    code = fields.String(metadata={"example": "validation_error"})
+    errors = fields.Dict(keys=fields.String())
+    request_id = fields.String()
+
+
+def problem(
+    status: int,
+    code: str | None = None,
+    detail: str | None = None,
+    *,
+    errors: Mapping[str, Any] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    """Build a problem+json response."""
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": HTTPStatus(status).phrase,
+        "status": status,
+        "code": code or CODES_BY_STATUS.get(status, "error"),
+    }
+    if detail:
+        body["detail"] = detail
+    if errors:
+        body["errors"] = errors
+    request_id = g.get("request_id")
+    if request_id:
+        body["request_id"] = request_id
+    response = Response(json.dumps(body), status=status, mimetype=PROBLEM_MIMETYPE)
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def _field_errors(data: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Flatten webargs' `{"json": {...}, "query": {...}}` into one field → messages map."""
+    messages = data.get("messages") or data.get("errors")
+    if not isinstance(messages, Mapping):
+        return None
+    merged: dict[str, Any] = {}
+    for location, field_messages in messages.items():
+        if isinstance(field_messages, Mapping):
+            merged.update(field_messages)
+        else:
+            merged[location] = field_messages
+    return merged
+
+
+def _detail_for(error: HTTPException, errors: Mapping[str, Any] | None) -> str | None:
+    if error.code == 422:
+        return "The request has invalid or missing fields; see `errors`."
+    if error.code == 400 and errors and "json" in errors:
+        return "The request body is not valid JSON."
+    return error.description
+
+
+def handle_http_exception(error: HTTPException) -> Response:
+    if error.code is None or error.code >= 500:
+        # Werkzeug wraps unexpected exceptions in InternalServerError; never leak details.
+        original = getattr(error, "original_exception", None)
+        if original is not None:
+            log.error("unhandled exception", exc_info=original)
+        return problem(error.code or 500)
+    data = getattr(error, "data", None) or {}
+    errors = _field_errors(data)
+    headers = dict(data.get("headers") or {})
+    for name, value in error.get_headers():
+        if name.lower() not in {"content-type", "content-length"}:
+            headers[name] = value
+    return problem(
+        error.code,
+        detail=_detail_for(error, errors),
+        errors=errors if error.code == 422 else None,
+        headers=headers,
+    )
+
+
+def handle_api_error(error: ApiError) -> Response:
+    return problem(
+        error.status, error.code, error.detail, errors=error.errors, headers=error.headers
+    )
+
+
+def handle_unexpected(error: Exception) -> Response:
+    log.error("unhandled exception", exc_info=error)
+    return problem(500)
+
+
+class ProblemApi(Api):
+    """flask-smorest's Api answering with problem+json instead of its own error shape."""
+
+    ERROR_SCHEMA = ProblemSchema
+
+    def handle_http_exception(self, error: HTTPException) -> Response:  # type: ignore[override]
+        return handle_http_exception(error)
+
+
+def init_app(app: Flask) -> None:
+    app.register_error_handler(ApiError, handle_api_error)
+    app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(InternalServerError, handle_http_exception)
+    app.register_error_handler(Exception, handle_unexpected)

@@ -1,0 +1,53 @@
+"""Marshmallow fields and validators shared by the features' schemas."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, date, datetime
+from typing import Any
+
+from marshmallow import ValidationError, fields
+
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+LINE_BREAKS = re.compile(r"[\r\n\t]")
+DISPOSABLE_EMAIL_DOMAINS = frozenset(
+    {
+        "mailinator.com",
+        "temp-mail.org",
+        "10minutemail.com",
+        "yopmail.com",
+        "guerrillamail.com",
+        "mailpoof.com",
+        "trashmail.com",
+    }
+)
+
+
+class Text(fields.String):
+    """A string trimmed of surrounding space, refusing control characters.
+
+    Single-line text (the default) also refuses line breaks, which keeps names and subjects
+    safe to put in email headers.
+    """
+
+    def __init__(self, *, multiline: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.multiline = multiline
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs).strip()
+        if CONTROL_CHARACTERS.search(text) or (not self.multiline and LINE_BREAKS.search(text)):
+            raise ValidationError("Contains characters that are not allowed.")
+        if not text and self.required:
+            raise ValidationError("Must not be blank.")
+        return text
+
+
+def not_disposable_email(address: str) -> None:
+    if address.rpartition("@")[2].lower() in DISPOSABLE_EMAIL_DOMAINS:
+        raise ValidationError("Disposable email addresses are not accepted.")
+
+
+def not_in_past(day: date) -> None:
+    if day < datetime.now(UTC).date():
+        raise ValidationError("Must be today or later.")

@@ -1,0 +1,53 @@
+"""Request-side helpers every submitting endpoint shares: Idempotency-Key and the 202 answer."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from typing import Any
+
+from flask import request
+
+from api.errors import ApiError
+from api.jobs.models import Job
+from api.jobs.schemas import job_url
+from api.jobs.service import Submission
+from api.security import current_caller
+
+IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
+
+
+def request_fingerprint() -> str:
+    """SHA-256 of method, path and the JSON body in canonical form (key order ignored)."""
+    body = request.get_json(silent=True)
+    canonical = (
+        json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+        if body is not None
+        else request.get_data()
+    )
+    digest = hashlib.sha256(f"{request.method} {request.path}\n".encode())
+    digest.update(canonical)
+    return digest.hexdigest()
+
+
+def submission_from_request() -> Submission:
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return Submission(caller=current_caller())
+    if not IDEMPOTENCY_KEY.match(key):
+        raise ApiError(
+            "Idempotency-Key must be 1 to 255 visible ASCII characters (a UUID is ideal).",
+            code="invalid_idempotency_key",
+        )
+    return Submission(
+        caller=current_caller(), idempotency_key=key, fingerprint=request_fingerprint()
+    )
+
+
+def accepted(job: Job, created: bool) -> tuple[Job, int, dict[str, Any]]:
+    """202 with Location for a new job; 200 and Idempotent-Replayed for a replay."""
+    headers: dict[str, Any] = {"Location": job_url(job)}
+    if not created:
+        headers["Idempotent-Replayed"] = "true"
+    return job, 202 if created else 200, headers

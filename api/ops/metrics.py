@@ -1,0 +1,111 @@
+"""Prometheus metrics: HTTP requests by route and status, jobs by kind and status, queue depth.
+
+Under gunicorn set PROMETHEUS_MULTIPROC_DIR (gunicorn.conf.py does) so the request counters
+of every worker process are summed; job and queue figures are read at scrape time.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Iterator
+
+from flask import Flask, Response, g, request
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from api.jobs import service as jobs
+from api.jobs.kinds import QUEUES
+
+log = logging.getLogger(__name__)
+
+REQUESTS = Counter(
+    "baliblissed_http_requests_total", "HTTP requests answered.", ["method", "route", "status"]
+)
+LATENCY = Histogram(
+    "baliblissed_http_request_duration_seconds",
+    "Time to answer HTTP requests.",
+    ["method", "route"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+
+
+class JobCollector(Collector):
+    """Reads job counts from the database and queue depth from the broker when scraped."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        jobs_family = GaugeMetricFamily(
+            "baliblissed_jobs", "Jobs by kind and status.", labels=["kind", "status"]
+        )
+        depth = GaugeMetricFamily(
+            "baliblissed_queue_depth", "Messages waiting in each broker queue.", labels=["queue"]
+        )
+        with self.app.app_context():
+            try:
+                for kind, status, count in jobs.counts_by_kind_and_status():
+                    jobs_family.add_metric([kind, status], count)
+            except Exception:  # a scrape must not fail because the database is down
+                log.warning("could not count jobs for metrics", exc_info=True)
+            for queue, size in queue_depths(self.app).items():
+                depth.add_metric([queue], size)
+        yield jobs_family
+        yield depth
+
+
+def queue_depths(app: Flask) -> dict[str, int]:
+    celery = app.extensions["celery"]
+    depths: dict[str, int] = {}
+    try:
+        with celery.connection_for_read() as connection:
+            channel = connection.default_channel
+            for queue in QUEUES:
+                try:
+                    depths[queue] = channel.queue_declare(queue=queue, passive=True).message_count
+                except Exception:  # the queue does not exist yet: nothing published to it
+                    depths[queue] = 0
+                    channel = connection.channel()
+    except Exception:
+        log.warning("could not read queue depths from the broker", exc_info=True)
+    return depths
+
+
+def _start_timer() -> None:
+    g.request_started = time.perf_counter()
+
+
+def _observe(response: Response) -> Response:
+    started = g.get("request_started")
+    if started is not None:
+        route = request.url_rule.rule if request.url_rule else "<unmatched>"
+        LATENCY.labels(request.method, route).observe(time.perf_counter() - started)
+        REQUESTS.labels(request.method, route, str(response.status_code)).inc()
+    return response
+
+
+def metrics_response(app: Flask) -> Response:
+    registry = CollectorRegistry()
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        registry.register(REQUESTS)
+        registry.register(LATENCY)
+    registry.register(app.extensions["job_collector"])
+    return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+
+
+def init_app(app: Flask) -> None:
+    app.extensions["job_collector"] = JobCollector(app)
+    app.before_request(_start_timer)
+    app.after_request(_observe)

@@ -1,0 +1,231 @@
+"""Settings classes, built from the environment.
+
+Every setting is read through :class:`Env`, which records the names it reads so a test can
+check that the README's configuration table documents each one.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import ClassVar
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DEVELOPMENT_SECRET_KEY = "development-only-secret-key-change-me-0123456789"
+MIN_PRODUCTION_SECRET_LENGTH = 32
+TRUE_WORDS = {"1", "true", "yes", "on"}
+FALSE_WORDS = {"0", "false", "no", "off", ""}
+
+
+class ConfigError(RuntimeError):
+    """The environment does not describe a runnable system."""
+
+
+class Env:
+    """Typed reads of environment variables, remembering which names were asked for."""
+
+    names_read: ClassVar[set[str]] = set()
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self._environ = environ
+
+    def str(self, name: str, default: str) -> str:
+        Env.names_read.add(name)
+        value = self._environ.get(name)
+        return default if value is None or value.strip() == "" else value.strip()
+
+    def int(self, name: str, default: int, minimum: int = 0) -> int:
+        raw = self.str(name, str(default))
+        try:
+            value = int(raw)
+        except ValueError as exc:
+            raise ConfigError(f"{name} must be a whole number, got {raw!r}") from exc
+        if value < minimum:
+            raise ConfigError(f"{name} must be at least {minimum}, got {value}")
+        return value
+
+    def bool(self, name: str, default: bool) -> bool:
+        raw = self.str(name, "true" if default else "false").lower()
+        if raw in TRUE_WORDS:
+            return True
+        if raw in FALSE_WORDS:
+            return False
+        raise ConfigError(f"{name} must be true or false, got {raw!r}")
+
+    def list(self, name: str, default: str) -> list[str]:
+        return [item.strip() for item in self.str(name, default).split(",") if item.strip()]
+
+
+def sqlalchemy_url(database_url: str) -> str:
+    """Accept the usual `postgres://` / `postgresql://` forms and pin the psycopg 3 driver."""
+    for prefix in ("postgres://", "postgresql://"):
+        if database_url.startswith(prefix):
+            return "postgresql+psycopg://" + database_url[len(prefix) :]
+    return database_url
+
+
+class BaseConfig:
+    """Settings shared by every environment; subclasses change defaults and checks."""
+
+    APP_ENV = "development"
+    TESTING = False
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        env = Env(environ)
+        data_dir = Path(env.str("DATA_DIR", str(PROJECT_ROOT / "var")))
+        self.DATA_DIR = str(data_dir)
+
+        self.SECRET_KEY = env.str("SECRET_KEY", DEVELOPMENT_SECRET_KEY)
+        self.JWT_SECRET_KEY = env.str("JWT_SECRET_KEY", self.SECRET_KEY)
+        self.ACCESS_TOKEN_EXPIRE_MINUTES = env.int("ACCESS_TOKEN_EXPIRE_MINUTES", 30, minimum=1)
+        self.REFRESH_TOKEN_EXPIRE_DAYS = env.int("REFRESH_TOKEN_EXPIRE_DAYS", 7, minimum=1)
+        self.LOG_LEVEL = env.str("LOG_LEVEL", "INFO").upper()
+
+        self.DATABASE_URL = env.str("DATABASE_URL", f"sqlite:///{data_dir / 'baliblissed.sqlite3'}")
+        self.SQLALCHEMY_DATABASE_URI = sqlalchemy_url(self.DATABASE_URL)
+        self.DATABASE_POOL_SIZE = env.int("DATABASE_POOL_SIZE", 10, minimum=1)
+        self.SQLALCHEMY_ENGINE_OPTIONS = self._engine_options()
+
+        self.REDIS_URL = env.str("REDIS_URL", "")
+        self.CELERY_BROKER_URL = env.str(
+            "CELERY_BROKER_URL",
+            self.REDIS_URL or f"sqla+sqlite:///{data_dir / 'celery-broker.sqlite3'}",
+        )
+        self.CELERY_WORKER_CONCURRENCY = env.int("CELERY_WORKER_CONCURRENCY", 2, minimum=1)
+        self.BEAT_SCHEDULE_FILE = str(data_dir / "celerybeat-schedule")
+        self.FLOWER_BASIC_AUTH = env.str("FLOWER_BASIC_AUTH", "")
+
+        self.JOB_SWEEP_INTERVAL_SECONDS = env.int("JOB_SWEEP_INTERVAL_SECONDS", 60, minimum=1)
+        self.JOB_LEASE_SECONDS = env.int("JOB_LEASE_SECONDS", 300, minimum=1)
+        self.JOB_REQUEUE_AFTER_SECONDS = env.int("JOB_REQUEUE_AFTER_SECONDS", 600, minimum=1)
+        self.JOB_RETRY_BASE_SECONDS = env.int("JOB_RETRY_BASE_SECONDS", 10, minimum=0)
+        self.JOB_RETRY_MAX_SECONDS = env.int("JOB_RETRY_MAX_SECONDS", 600, minimum=0)
+        self.JOB_MAX_ATTEMPTS = env.int("JOB_MAX_ATTEMPTS", 5, minimum=1)
+        self.IDEMPOTENCY_TTL_HOURS = env.int("IDEMPOTENCY_TTL_HOURS", 24, minimum=1)
+
+        self.RATELIMIT_ENABLED = env.bool("RATELIMIT_ENABLED", True)
+        self.RATELIMIT_DEFAULT = env.str("RATELIMIT_DEFAULT", "100 per hour")
+        self.RATELIMIT_INQUIRY = env.str("RATELIMIT_INQUIRY", "10 per hour")
+        self.RATELIMIT_JOB_POLL = env.str("RATELIMIT_JOB_POLL", "1200 per hour")
+        self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
+        self.RATELIMIT_HEADERS_ENABLED = True
+        self.RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+        self.RATELIMIT_KEY_PREFIX = "ratelimit"
+        self.TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", 0)
+
+        self.CACHE_TYPE = "RedisCache" if self.REDIS_URL else "SimpleCache"
+        self.CACHE_REDIS_URL = self.REDIS_URL
+        self.CACHE_KEY_PREFIX = "cache:"
+        self.CACHE_DEFAULT_TIMEOUT = 300
+
+        self.CORS_ORIGINS = env.list(
+            "CORS_ORIGINS", "http://localhost:3000,http://localhost:5173,http://localhost:8000"
+        )
+        self.FRONTEND_URL = env.str("FRONTEND_URL", "http://localhost:3000")
+        self.MAX_CONTENT_LENGTH = env.int("MAX_CONTENT_LENGTH", 60 * 1024 * 1024, minimum=1024)
+
+        self.COMPANY_TARGET_EMAIL = env.str("COMPANY_TARGET_EMAIL", "hello@baliblissed.com")
+        self.EMAIL_FROM = env.str("EMAIL_FROM", "BaliBlissed <no-reply@baliblissed.com>")
+        self.EMAIL_PROVIDER = env.str("EMAIL_PROVIDER", "outbox").lower()
+        self.EMAIL_OUTBOX_DIR = env.str("EMAIL_OUTBOX_DIR", str(data_dir / "outbox"))
+        self.SMTP_HOST = env.str("SMTP_HOST", "localhost")
+        self.SMTP_PORT = env.int("SMTP_PORT", 587, minimum=1)
+        self.SMTP_USERNAME = env.str("SMTP_USERNAME", "")
+        self.SMTP_PASSWORD = env.str("SMTP_PASSWORD", "")
+        self.SMTP_USE_TLS = env.bool("SMTP_USE_TLS", True)
+        self.SMTP_TIMEOUT_SECONDS = env.int("SMTP_TIMEOUT_SECONDS", 20, minimum=1)
+        self.GMAIL_TOKEN_FILE = env.str("GMAIL_TOKEN_FILE", "secrets/gmail-token.json")
+        self.GMAIL_API_ENDPOINT = env.str("GMAIL_API_ENDPOINT", "https://gmail.googleapis.com")
+        self.GMAIL_TOKEN_URI = env.str("GMAIL_TOKEN_URI", "https://oauth2.googleapis.com/token")
+        self.WHATSAPP_NUMBER = env.str("WHATSAPP_NUMBER", "+6285847006743")
+
+        self.OPENAPI_VERSION = "3.1.0"
+        self.API_TITLE = "BaliBlissed API"
+        self.API_VERSION = "v1"
+        self.OPENAPI_URL_PREFIX = "/"
+        self.OPENAPI_JSON_PATH = "openapi.json"
+        self.OPENAPI_SWAGGER_UI_PATH = "docs"
+        self.OPENAPI_SWAGGER_UI_URL = "https://cdn.jsdelivr.net/npm/swagger-ui-dist/"
+        self.OPENAPI_REDOC_PATH = "redoc"
+        self.OPENAPI_REDOC_URL = "https://cdn.jsdelivr.net/npm/redoc/bundles/redoc.standalone.js"
+
+        self.JWT_ACCESS_TOKEN_EXPIRES = self.ACCESS_TOKEN_EXPIRE_MINUTES * 60
+        self.JWT_REFRESH_TOKEN_EXPIRES = self.REFRESH_TOKEN_EXPIRE_DAYS * 86400
+        self.JWT_ALGORITHM = "HS256"
+        self.JWT_DECODE_ALGORITHMS = ["HS256"]
+
+    def _engine_options(self) -> dict[str, object]:
+        if self.SQLALCHEMY_DATABASE_URI.startswith("sqlite"):
+            return {"connect_args": {"timeout": 30}}
+        return {
+            "pool_size": self.DATABASE_POOL_SIZE,
+            "max_overflow": self.DATABASE_POOL_SIZE,
+            "pool_pre_ping": True,
+            "pool_recycle": 1800,
+            "connect_args": {"connect_timeout": 5},
+        }
+
+    @property
+    def uses_sqlite(self) -> bool:
+        return self.SQLALCHEMY_DATABASE_URI.startswith("sqlite")
+
+    def check(self) -> None:
+        """Refuse settings that cannot work; production adds stricter rules."""
+        if self.EMAIL_PROVIDER not in {"outbox", "smtp", "gmail"}:
+            raise ConfigError(
+                f"EMAIL_PROVIDER must be outbox, smtp or gmail, got {self.EMAIL_PROVIDER!r}"
+            )
+
+
+class DevelopmentConfig(BaseConfig):
+    APP_ENV = "development"
+
+
+class TestingConfig(BaseConfig):
+    APP_ENV = "testing"
+    TESTING = True
+
+
+class ProductionConfig(BaseConfig):
+    APP_ENV = "production"
+
+    def check(self) -> None:
+        super().check()
+        problems = []
+        if len(self.SECRET_KEY) < MIN_PRODUCTION_SECRET_LENGTH or (
+            self.SECRET_KEY == DEVELOPMENT_SECRET_KEY
+        ):
+            problems.append(
+                f"SECRET_KEY must be a random value of at least {MIN_PRODUCTION_SECRET_LENGTH} "
+                "characters (generate one with: python -c 'import secrets; "
+                "print(secrets.token_urlsafe(48))')"
+            )
+        if len(self.JWT_SECRET_KEY) < MIN_PRODUCTION_SECRET_LENGTH:
+            problems.append(
+                f"JWT_SECRET_KEY must be at least {MIN_PRODUCTION_SECRET_LENGTH} characters"
+            )
+        if not self.SQLALCHEMY_DATABASE_URI.startswith("postgresql"):
+            problems.append("DATABASE_URL must point to PostgreSQL (postgresql://...)")
+        if not self.REDIS_URL:
+            problems.append("REDIS_URL must point to Redis (redis://...)")
+        if problems:
+            raise ConfigError("Refusing to start in production:\n  - " + "\n  - ".join(problems))
+
+
+CONFIG_CLASSES: dict[str, type[BaseConfig]] = {
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+    "production": ProductionConfig,
+}
+
+
+def load_config(environ: Mapping[str, str] | None = None) -> BaseConfig:
+    """Pick the settings class named by APP_ENV and check the result."""
+    environ = os.environ if environ is None else environ
+    app_env = Env(environ).str("APP_ENV", "development").lower()
+    if app_env not in CONFIG_CLASSES:
+        raise ConfigError(f"APP_ENV must be one of {', '.join(CONFIG_CLASSES)}, got {app_env!r}")
+    config = CONFIG_CLASSES[app_env](environ)
+    config.check()
+    return config

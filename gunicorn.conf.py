@@ -1,0 +1,22 @@
+"""gunicorn settings: threaded workers (long-polls hold a thread, not a process)."""
+
+import multiprocessing
+import os
+import tempfile
+
+from prometheus_client import multiprocess
+
+bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"
+workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
+worker_class = "gthread"
+threads = int(os.environ.get("GUNICORN_THREADS", "8"))
+timeout = 60  # above the longest long-poll (30 s)
+keepalive = 5
+accesslog = "-" if os.environ.get("GUNICORN_ACCESS_LOG", "false").lower() == "true" else None
+
+# Sum request metrics over all worker processes (see api/ops/metrics.py).
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="baliblissed-metrics-"))
+
+
+def child_exit(server, worker):  # noqa: ANN001, ANN201
+    multiprocess.mark_process_dead(worker.pid)

@@ -1,0 +1,235 @@
+"""Fixtures: a fresh PostgreSQL database migrated to head, Redis, and real Celery workers.
+
+PostgreSQL and Redis are the real servers on 127.0.0.1 (see `.ci/run`). Every test run gets
+its own database; every test starts from empty tables and empty Redis databases.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+import redis
+from celery.contrib.testing.worker import start_worker
+from flask import Flask
+from flask.testing import FlaskClient
+from flask_jwt_extended import create_access_token
+from flask_migrate import upgrade
+from sqlalchemy import text
+
+from api import create_app
+from api.extensions import db
+from api.jobs.kinds import QUEUES
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+REDIS_HOST_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")
+REDIS_DB_CACHE, REDIS_DB_BROKER = 13, 14
+RABBITMQ_URL = os.environ.get("TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672//")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def database_url(name: str) -> str:
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+
+
+@contextmanager
+def fresh_database(prefix: str) -> Iterator[str]:
+    name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield database_url(name)
+    finally:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A database for this test run, migrated with `upgrade head` (not create_all)."""
+    with fresh_database("bb_test") as url:
+        app = create_app(
+            {"APP_ENV": "testing", "DATABASE_URL": url, "DATA_DIR": "/tmp/bb-test-migrate"}
+        )
+        with app.app_context():
+            upgrade()
+            db.engine.dispose()
+        yield url
+
+
+@pytest.fixture
+def base_env(postgres_url: str, tmp_path: Path) -> dict[str, str]:
+    return {
+        "APP_ENV": "testing",
+        "DATABASE_URL": postgres_url,
+        "REDIS_URL": f"{REDIS_HOST_URL}/{REDIS_DB_CACHE}",
+        "CELERY_BROKER_URL": f"{REDIS_HOST_URL}/{REDIS_DB_BROKER}",
+        "DATA_DIR": str(tmp_path / "var"),
+        "EMAIL_OUTBOX_DIR": str(tmp_path / "outbox"),
+        "RATELIMIT_ENABLED": "false",
+        "JOB_RETRY_BASE_SECONDS": "1",
+        "JOB_RETRY_MAX_SECONDS": "2",
+        "LOG_LEVEL": "WARNING",
+    }
+
+
+@pytest.fixture
+def make_app(base_env: dict[str, str]) -> Iterator[Callable[..., Flask]]:
+    """Build an app from the test environment plus overrides; engines are closed afterwards."""
+    apps: list[Flask] = []
+
+    def build(**overrides: str) -> Flask:
+        app = create_app({**base_env, **overrides})
+        apps.append(app)
+        return app
+
+    yield build
+    for app in apps:
+        with app.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.fixture
+def app(make_app: Callable[..., Flask]) -> Flask:
+    return make_app()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture(autouse=True)
+def _clean_state(request: pytest.FixtureRequest) -> None:
+    """Empty tables and Redis before each test that uses the database."""
+    if "postgres_url" in request.fixturenames:
+        url = request.getfixturevalue("postgres_url")
+        with psycopg.connect(url, autocommit=True) as conn:
+            tables = [
+                row[0]
+                for row in conn.execute(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
+                    "AND tablename <> 'alembic_version'"
+                )
+            ]
+            if tables:
+                conn.execute(f"TRUNCATE {', '.join(tables)} CASCADE")
+        for number in (REDIS_DB_CACHE, REDIS_DB_BROKER):
+            redis.Redis.from_url(f"{REDIS_HOST_URL}/{number}").flushdb()
+
+
+@contextmanager
+def running_worker(app: Flask, queues: tuple[str, ...] = QUEUES) -> Iterator[None]:
+    """A real Celery worker (in this process, thread pool) consuming the app's broker."""
+    celery = app.extensions["celery"]
+    with start_worker(
+        celery,
+        pool="threads",
+        concurrency=2,
+        perform_ping_check=False,
+        queues=list(queues),
+        loglevel="WARNING",
+        shutdown_timeout=15,
+    ):
+        yield
+
+
+@pytest.fixture
+def worker(app: Flask) -> Iterator[None]:
+    with running_worker(app):
+        yield
+
+
+class WorkerProcess:
+    """A Celery worker in its own process group (prefork pool), so a test can SIGKILL it."""
+
+    def __init__(self, env: Mapping[str, str], queues: tuple[str, ...] = QUEUES) -> None:
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "celery_app",
+                "worker",
+                "-Q",
+                ",".join(queues),
+                "-c",
+                "1",
+                "--without-gossip",
+                "--without-mingle",
+                "-l",
+                "INFO",
+            ],
+            cwd=PROJECT_ROOT,
+            env={**os.environ, **env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        self._wait_until_ready()
+
+    def _wait_until_ready(self, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            if " ready." in line:
+                return
+            if time.monotonic() > deadline:
+                break
+        raise RuntimeError("the worker did not start")
+
+    def kill(self) -> None:
+        os.killpg(self.process.pid, 9)
+        self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            os.killpg(self.process.pid, 15)
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+def wait_for_job(client: FlaskClient, location: str, **kwargs: Any) -> dict[str, Any]:
+    """Long-poll a job until it is terminal (or fail the test)."""
+    response = client.get(f"{location}?wait=25", **kwargs)
+    assert response.status_code == 200, response.get_json()
+    job = response.get_json()
+    assert job["status"] in {"succeeded", "failed", "canceled"}, job
+    return job
+
+
+def token_for(app: Flask, user_id: uuid.UUID | None = None, role: str = "user") -> dict[str, str]:
+    """An Authorization header for a user id (accounts arrive with the auth feature)."""
+    with app.app_context():
+        token = create_access_token(
+            identity=str(user_id or uuid.uuid4()), additional_claims={"role": role}
+        )
+    return {"Authorization": f"Bearer {token}"}
+
+
+def sql(app: Flask, statement: str, **params: Any) -> list[Any]:
+    with app.app_context():
+        rows = db.session.execute(text(statement), params).all()
+        db.session.commit()
+        return rows

@@ -1,0 +1,198 @@
+"""The worker lifecycle on real brokers: retries, permanent failures, dead workers, lost
+messages, and RabbitMQ as an alternative broker."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from kombu import Connection
+
+from api.jobs import service as jobs
+from api.jobs.kinds import QUEUES
+from tests.conftest import (
+    RABBITMQ_URL,
+    REDIS_DB_BROKER,
+    WorkerProcess,
+    free_port,
+    running_worker,
+    sql,
+    wait_for_job,
+)
+from tests.support.fake_smtp import FakeSmtpServer
+from tests.support.tcp_proxy import TcpProxy
+from tests.test_inquiries import VALID, read_outbox
+
+
+def smtp_env(port: int) -> dict[str, str]:
+    return {
+        "EMAIL_PROVIDER": "smtp",
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": str(port),
+        "SMTP_USE_TLS": "false",
+    }
+
+
+def test_transient_smtp_errors_are_retried_with_backoff_then_succeed(make_app):
+    with FakeSmtpServer(free_port()) as smtp:
+        smtp.handler.replies = ["451 4.3.0 Try again later", "421 4.7.0 Busy"]
+        app = make_app(**smtp_env(smtp.port))
+        client = app.test_client()
+        with running_worker(app):
+            response = client.post("/api/v1/inquiries", json=VALID)
+            job = wait_for_job(client, response.headers["Location"])
+
+    assert job["status"] == "succeeded", job
+    assert job["attempts"] == 3
+    assert len(smtp.handler.messages) == 2
+
+
+def test_permanent_smtp_rejection_fails_the_job_with_a_clear_code(make_app):
+    with FakeSmtpServer(free_port()) as smtp:
+        smtp.handler.replies = ["554 5.7.1 Message rejected"]
+        app = make_app(**smtp_env(smtp.port))
+        client = app.test_client()
+        with running_worker(app):
+            response = client.post("/api/v1/inquiries", json=VALID)
+            job = wait_for_job(client, response.headers["Location"])
+
+    assert job["status"] == "failed"
+    assert job["attempts"] == 1
+    assert job["error"]["code"] == "email_rejected"
+    assert "554" in job["error"]["message"]
+    assert job["result"] is None
+
+
+def test_retries_stop_after_the_maximum_attempts(make_app):
+    with FakeSmtpServer(free_port()) as smtp:
+        smtp.handler.replies = ["451 Try later"] * 10
+        app = make_app(**smtp_env(smtp.port), JOB_MAX_ATTEMPTS="2")
+        client = app.test_client()
+        with running_worker(app):
+            response = client.post("/api/v1/inquiries", json=VALID)
+            job = wait_for_job(client, response.headers["Location"])
+
+    assert job["status"] == "failed"
+    assert job["attempts"] == 2
+    assert job["error"]["code"] == "email_provider_unavailable"
+    assert "gave up after 2 attempts" in job["error"]["message"]
+
+
+def test_unreachable_smtp_server_is_retried(make_app):
+    port = free_port()
+    app = make_app(**smtp_env(port), JOB_MAX_ATTEMPTS="2")
+    client = app.test_client()
+    with running_worker(app):
+        response = client.post("/api/v1/inquiries", json=VALID)
+        job = wait_for_job(client, response.headers["Location"])
+
+    assert job["status"] == "failed"
+    assert job["attempts"] == 2
+    assert job["error"]["code"] == "email_provider_unavailable"
+
+
+def test_a_worker_killed_mid_job_leaves_it_for_the_next_worker(make_app, base_env):
+    with FakeSmtpServer(free_port()) as smtp:
+        env = {**base_env, **smtp_env(smtp.port), "JOB_LEASE_SECONDS": "2"}
+        app = make_app(**env)
+        client = app.test_client()
+        smtp.handler.stall.set()
+        first = WorkerProcess(env)
+        try:
+            response = client.post("/api/v1/inquiries", json=VALID)
+            assert smtp.handler.entered_data.wait(20), "the first worker never reached SMTP"
+            running = client.get(response.headers["Location"]).get_json()
+            assert running["status"] == "running"
+            first.kill()
+        finally:
+            first.stop()
+        smtp.handler.stall.clear()
+        smtp.handler.release.set()
+
+        time.sleep(2.5)  # the dead worker's lease runs out
+        with app.app_context():
+            report = jobs.sweep()
+        assert report.expired_leases == 1
+        second = WorkerProcess(env)
+        try:
+            job = wait_for_job(client, response.headers["Location"])
+        finally:
+            second.stop()
+
+    assert job["status"] == "succeeded", job
+    assert job["attempts"] == 2
+    assert sorted(message["To"] for message in smtp.handler.messages) == [
+        "ayu@example.com",
+        "hello@baliblissed.com",
+    ]
+
+
+def test_an_inquiry_accepted_while_the_broker_is_down_is_delivered_by_the_sweeper(
+    make_app, tmp_path
+):
+    proxy = TcpProxy(6379).start()
+    app = make_app(CELERY_BROKER_URL=f"redis://127.0.0.1:{proxy.port}/{REDIS_DB_BROKER}")
+    client = app.test_client()
+    proxy.stop()
+
+    response = client.post("/api/v1/inquiries", json=VALID)
+
+    assert response.status_code == 202
+    job_id = response.get_json()["id"]
+    rows = sql(app, "SELECT status, enqueued_at FROM jobs WHERE id = :id", id=job_id)
+    assert rows == [("queued", None)]
+    assert sql(app, "SELECT count(*) FROM inquiries")[0][0] == 1
+
+    proxy.start()  # the broker is back
+    try:
+        with running_worker(app):
+            time.sleep(1)
+            assert client.get(response.headers["Location"]).get_json()["status"] == "queued"
+            with app.app_context():
+                report = jobs.sweep()
+            job = wait_for_job(client, response.headers["Location"])
+    finally:
+        proxy.stop()
+
+    assert report.requeued == 1
+    assert report.publish_failures == 0
+    assert job["status"] == "succeeded"
+    assert len(read_outbox(tmp_path / "outbox")) == 2
+
+
+def test_sweeper_leaves_recently_enqueued_and_running_jobs_alone(app, client):
+    client.post("/api/v1/inquiries", json=VALID)
+
+    with app.app_context():
+        report = jobs.sweep()
+
+    assert report.requeued == 0
+    assert report.expired_leases == 0
+
+
+@pytest.fixture
+def rabbitmq() -> str:
+    with Connection(RABBITMQ_URL, connect_timeout=5) as connection:
+        connection.ensure_connection(max_retries=2)
+        channel = connection.channel()
+        for queue in QUEUES:
+            try:
+                channel.queue_purge(queue)
+            except Exception:  # not declared yet
+                channel = connection.channel()
+    return RABBITMQ_URL
+
+
+def test_inquiry_end_to_end_with_rabbitmq_as_the_broker(make_app, rabbitmq, tmp_path):
+    app = make_app(CELERY_BROKER_URL=rabbitmq)
+    client = app.test_client()
+
+    with running_worker(app):
+        response = client.post("/api/v1/inquiries", json=VALID)
+        job = wait_for_job(client, response.headers["Location"])
+        health = client.get("/health").get_json()
+
+    assert job["status"] == "succeeded"
+    assert len(read_outbox(tmp_path / "outbox")) == 2
+    assert health["checks"]["broker"]["status"] == "ok"
+    assert health["checks"]["workers"]["status"] == "ok"

@@ -1,0 +1,1 @@
+"""Celery tasks: one module per job kind, plus the shared job lifecycle."""

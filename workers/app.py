@@ -1,0 +1,94 @@
+"""The Celery app, configured from the Flask app's settings (Flask's Celery pattern)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import Celery, Task
+from celery.signals import worker_process_init
+from flask import Flask
+from kombu import Queue
+
+from api.jobs.kinds import KINDS, MAINTENANCE_QUEUE, QUEUES
+
+TASK_MODULES = ["workers.email", "workers.maintenance"]
+VISIBILITY_TIMEOUT_SECONDS = 3600  # above the longest task plus the longest retry delay
+
+
+def broker_transport_options(broker_url: str) -> dict[str, Any]:
+    if broker_url.startswith("redis"):
+        return {
+            "visibility_timeout": VISIBILITY_TIMEOUT_SECONDS,
+            "socket_connect_timeout": 3,
+            "socket_timeout": 10,
+        }
+    if broker_url.startswith("sqla+"):
+        # kombu hands these to create_engine(); SQLite waits for the API's writes to finish.
+        return {"connect_args": {"timeout": 30}}
+    return {}  # AMQP: redelivery on a lost connection needs no visibility timeout
+
+
+def celery_config(config: dict[str, Any]) -> dict[str, Any]:
+    routes: dict[str, dict[str, str]] = {
+        kind.task: {"queue": kind.queue} for kind in KINDS.values()
+    }
+    routes["maintenance.*"] = {"queue": MAINTENANCE_QUEUE}
+    return {
+        "broker_url": config["CELERY_BROKER_URL"],
+        "broker_connection_retry_on_startup": True,
+        "broker_connection_timeout": 3,
+        "broker_transport_options": broker_transport_options(config["CELERY_BROKER_URL"]),
+        # A failed publish is answered quickly; the job stays queued for the sweeper.
+        "task_publish_retry_policy": {
+            "max_retries": 2,
+            "interval_start": 0,
+            "interval_step": 0.2,
+            "interval_max": 0.5,
+        },
+        "task_ignore_result": True,
+        "result_backend": None,
+        "task_acks_late": True,
+        "task_reject_on_worker_lost": True,
+        "worker_prefetch_multiplier": 1,
+        "worker_concurrency": config["CELERY_WORKER_CONCURRENCY"],
+        "task_default_queue": MAINTENANCE_QUEUE,
+        "task_queues": [Queue(name) for name in QUEUES],  # a worker without -Q takes them all
+        "task_routes": routes,
+        "task_soft_time_limit": 120,
+        "task_time_limit": 150,
+        "worker_send_task_events": True,
+        "task_send_sent_event": True,
+        "timezone": "UTC",
+        "enable_utc": True,
+        "beat_schedule_filename": config["BEAT_SCHEDULE_FILE"],
+        "beat_schedule": {
+            "sweep-jobs": {
+                "task": "maintenance.sweep_jobs",
+                "schedule": float(config["JOB_SWEEP_INTERVAL_SECONDS"]),
+            },
+            "purge-idempotency-keys": {
+                "task": "maintenance.purge_idempotency_keys",
+                "schedule": 3600.0,
+            },
+        },
+    }
+
+
+def celery_init_app(app: Flask) -> Celery:
+    class FlaskTask(Task):
+        def __call__(self, *args: Any, **kwargs: Any) -> Any:
+            with app.app_context():
+                return self.run(*args, **kwargs)
+
+    celery = Celery(app.name, task_cls=FlaskTask, include=TASK_MODULES)
+    celery.conf.update(celery_config(app.config))
+    celery.set_default()
+    app.extensions["celery"] = celery
+
+    @worker_process_init.connect(weak=False)
+    def reset_database_pool(**_kwargs: Any) -> None:
+        """Forked pool processes must not share the parent's database connections."""
+        with app.app_context():
+            app.extensions["sqlalchemy"].engine.dispose(close=False)
+
+    return celery
