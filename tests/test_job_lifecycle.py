@@ -172,14 +172,12 @@ def test_sweeper_leaves_recently_enqueued_and_running_jobs_alone(app, client):
 
 @pytest.fixture
 def rabbitmq() -> str:
+    """The RabbitMQ server, with our queues removed so each run declares them afresh."""
     with Connection(RABBITMQ_URL, connect_timeout=5) as connection:
         connection.ensure_connection(max_retries=2)
         channel = connection.channel()
         for queue in QUEUES:
-            try:
-                channel.queue_purge(queue)
-            except Exception:  # not declared yet
-                channel = connection.channel()
+            channel.queue_delete(queue)
     return RABBITMQ_URL
 
 

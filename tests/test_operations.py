@@ -144,3 +144,12 @@ def test_flower_metrics_need_the_same_credentials_as_its_ui(base_env):
     finally:
         flower.terminate()
         flower.wait(10)
+
+
+def test_each_job_kind_is_published_to_its_own_queue(client):
+    client.post("/api/v1/inquiries", json=VALID)  # no worker: the message waits
+
+    text = client.get("/metrics").get_data(as_text=True)
+
+    assert 'baliblissed_queue_depth{queue="email"} 1.0' in text
+    assert 'baliblissed_queue_depth{queue="maintenance"} 0.0' in text

@@ -7,7 +7,7 @@ from typing import Any
 from celery import Celery, Task
 from celery.signals import worker_process_init
 from flask import Flask
-from kombu import Queue
+from kombu import Exchange, Queue
 
 from api.jobs.kinds import KINDS, MAINTENANCE_QUEUE, QUEUES
 
@@ -52,7 +52,8 @@ def celery_config(config: dict[str, Any]) -> dict[str, Any]:
         "worker_prefetch_multiplier": 1,
         "worker_concurrency": config["CELERY_WORKER_CONCURRENCY"],
         "task_default_queue": MAINTENANCE_QUEUE,
-        "task_queues": [Queue(name) for name in QUEUES],  # a worker without -Q takes them all
+        # Each queue on its own direct exchange; a worker without -Q consumes them all.
+        "task_queues": [Queue(name, Exchange(name), routing_key=name) for name in QUEUES],
         "task_routes": routes,
         "task_soft_time_limit": 120,
         "task_time_limit": 150,
