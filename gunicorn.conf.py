@@ -4,6 +4,10 @@ import multiprocessing
 import os
 import tempfile
 
+# Sum request metrics over all worker processes (see api/ops/metrics.py). This must be set
+# before prometheus_client is first imported, which picks its storage at import time.
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="baliblissed-metrics-"))
+
 from prometheus_client import multiprocess
 
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"
@@ -13,9 +17,6 @@ threads = int(os.environ.get("GUNICORN_THREADS", "8"))
 timeout = 60  # above the longest long-poll (30 s)
 keepalive = 5
 accesslog = "-" if os.environ.get("GUNICORN_ACCESS_LOG", "false").lower() == "true" else None
-
-# Sum request metrics over all worker processes (see api/ops/metrics.py).
-os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="baliblissed-metrics-"))
 
 
 def child_exit(server, worker):  # noqa: ANN001, ANN201

@@ -10,8 +10,8 @@ from flask import Flask
 from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from api import cli, errors, observability, security
-from api.extensions import api, cache, cors, db, limiter, migrate
+from api import cli, errors, observability, ratelimits, security
+from api.extensions import api, cache, cors, db, migrate
 from api.inquiries.routes import blp as inquiries_blp
 from api.integrations.email import create_sender
 from api.jobs.routes import blp as jobs_blp
@@ -36,7 +36,7 @@ def create_app(environ: Mapping[str, str] | None = None) -> Flask:
     _init_database(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
     cache.init_app(app)
-    limiter.init_app(app)
+    ratelimits.init_app(app)
     cors.init_app(
         app,
         origins=config.CORS_ORIGINS,

@@ -14,7 +14,8 @@ from flask_sqlalchemy import SQLAlchemy
 from api.errors import ProblemApi
 from api.models import Base
 
-db = SQLAlchemy(model_class=Base)
+# Rows are not reloaded after commit: answering with what was just written costs no SELECT.
+db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 migrate = Migrate()
 api = ProblemApi()
 jwt = JWTManager()

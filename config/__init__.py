@@ -109,7 +109,7 @@ class BaseConfig:
         self.RATELIMIT_INQUIRY = env.str("RATELIMIT_INQUIRY", "10 per hour")
         self.RATELIMIT_JOB_POLL = env.str("RATELIMIT_JOB_POLL", "1200 per hour")
         self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
-        self.RATELIMIT_HEADERS_ENABLED = True
+        self.RATELIMIT_HEADERS_ENABLED = False  # Retry-After only on 429 (api/ratelimits.py)
         self.RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
         self.RATELIMIT_KEY_PREFIX = "ratelimit"
         self.TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", 0)
@@ -161,7 +161,9 @@ class BaseConfig:
         return {
             "pool_size": self.DATABASE_POOL_SIZE,
             "max_overflow": self.DATABASE_POOL_SIZE,
-            "pool_pre_ping": True,
+            # No pre-ping round trip per request: a connection that died is invalidated with the
+            # pool on first use, so at most one request sees the error.
+            "pool_pre_ping": False,
             "pool_recycle": 1800,
             "connect_args": {"connect_timeout": 5},
         }

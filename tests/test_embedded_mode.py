@@ -78,6 +78,12 @@ def test_web_worker_and_beat_deliver_an_inquiry_to_the_outbox(tmp_path):
         wait_until(lambda: len(list(outbox.glob("*.eml"))) == 2, 60, "two emails in the outbox")
         job = json.load(urllib.request.urlopen(f"{base}{location}?wait=10", timeout=15))
         assert job["status"] == "succeeded"
+        metrics = urllib.request.urlopen(f"{base}/metrics", timeout=10).read().decode()
+        # gunicorn's processes share their request counters (multiprocess mode).
+        assert (
+            'baliblissed_http_requests_total{method="POST",route="/api/v1/inquiries",'
+            'status="202"} 1.0'
+        ) in metrics
         wait_until(
             lambda: "maintenance.sweep_jobs" in (tmp_path / "honcho.log").read_text(),
             90,

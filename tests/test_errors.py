@@ -89,6 +89,7 @@ def test_rate_limit_is_429_problem_with_retry_after(make_app):
     answers = [client.post("/api/v1/inquiries", json=VALID) for _ in range(3)]
 
     assert [answer.status_code for answer in answers] == [202, 202, 429]
+    assert "Retry-After" not in answers[0].headers
     limited = answers[2]
     assert limited.content_type == "application/problem+json"
     assert limited.get_json()["code"] == "rate_limited"

@@ -58,7 +58,6 @@ def celery_config(config: dict[str, Any]) -> dict[str, Any]:
         "task_soft_time_limit": 120,
         "task_time_limit": 150,
         "worker_send_task_events": True,
-        "task_send_sent_event": True,
         "timezone": "UTC",
         "enable_utc": True,
         "beat_schedule_filename": config["BEAT_SCHEDULE_FILE"],

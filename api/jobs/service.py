@@ -20,6 +20,7 @@ from flask import current_app
 from sqlalchemy import Select, and_, func, or_, select, type_coerce, update
 from sqlalchemy.exc import IntegrityError
 
+from api.database import read_without_transaction
 from api.errors import Conflict, NotFound, ValidationFailed
 from api.extensions import cache, db
 from api.jobs.kinds import KINDS, JobKind
@@ -176,6 +177,7 @@ def can_view(job: Job, caller: Caller) -> bool:
 
 def get_visible(job_id: uuid.UUID, caller: Caller) -> Job:
     """The job, or 404 both when it does not exist and when it is someone else's."""
+    read_without_transaction()
     job = db.session.get(Job, job_id, populate_existing=True)
     if job is None or not can_view(job, caller):
         raise NotFound("No job with this id.")
