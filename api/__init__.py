@@ -11,12 +11,16 @@ from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from api import cli, errors, observability, ratelimits, security
+from api.auth.routes import blp as auth_blp
 from api.extensions import api, cache, cors, db, migrate
 from api.inquiries.routes import blp as inquiries_blp
 from api.integrations.email import create_sender
+from api.integrations.oauth import configured_providers
 from api.jobs.routes import blp as jobs_blp
 from api.ops import metrics
 from api.ops.routes import blp as ops_blp
+from api.users.routes import blp as users_blp
+from api.webhooks.routes import blp as webhooks_blp
 from config import PROJECT_ROOT, load_config
 from workers.app import celery_init_app
 
@@ -48,6 +52,7 @@ def create_app(environ: Mapping[str, str] | None = None) -> Flask:
             config.REDIS_URL, socket_connect_timeout=1, socket_timeout=2
         )
     app.extensions["email_sender"] = create_sender(app.config)
+    app.extensions["oauth_providers"] = configured_providers(app.config)
     celery_init_app(app)
 
     observability.init_app(app)
@@ -78,5 +83,5 @@ def _tune_sqlite(dbapi_connection: object, _record: object) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    for blueprint in (ops_blp, jobs_blp, inquiries_blp):
+    for blueprint in (ops_blp, auth_blp, users_blp, jobs_blp, webhooks_blp, inquiries_blp):
         api.register_blueprint(blueprint)

@@ -6,9 +6,12 @@ import click
 from flask import Flask
 from flask.cli import AppGroup
 
+from api.auth import service as accounts
+from api.errors import ApiError
 from api.jobs import service as jobs
 
 jobs_cli = AppGroup("jobs", help="Background job maintenance.")
+users_cli = AppGroup("users", help="Accounts.")
 
 
 @jobs_cli.command("sweep")
@@ -23,5 +26,25 @@ def purge_command() -> None:
     click.echo(f"purged {jobs.purge_idempotency_keys()} keys")
 
 
+@users_cli.command("create-admin")
+@click.option("--email", required=True)
+@click.option("--username", required=True)
+@click.option("--password", prompt=True, hide_input=True, confirmation_prompt=True)
+@click.option("--full-name", default=None)
+def create_admin_command(email: str, username: str, password: str, full_name: str | None) -> None:
+    """Create an administrator account (verified), e.g. the first one."""
+    try:
+        user = accounts.create_admin(
+            email=email, username=username, password=password, full_name=full_name
+        )
+    except ApiError as exc:
+        problems = "; ".join(
+            f"{field}: {' '.join(messages)}" for field, messages in (exc.errors or {}).items()
+        )
+        raise click.ClickException(f"{exc.detail} {problems}".strip()) from exc
+    click.echo(f"created admin {user.username} ({user.id})")
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(jobs_cli)
+    app.cli.add_command(users_cli)

@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator, Uuid
+from sqlalchemy import JSON, DateTime, MetaData, TypeDecorator, Uuid, type_coerce
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, registry
@@ -39,6 +39,11 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is not None and value.tzinfo is None:
             return value.replace(tzinfo=UTC)
         return value
+
+
+def utc_param(moment: datetime) -> Any:
+    """A bound timestamp typed like our columns, for Core statements (SQLite needs the type)."""
+    return type_coerce(moment, UTCDateTime())
 
 
 JSONDocument = JSON().with_variant(JSONB(), "postgresql")

@@ -14,6 +14,7 @@ from typing import ClassVar
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEVELOPMENT_SECRET_KEY = "development-only-secret-key-change-me-0123456789"
 MIN_PRODUCTION_SECRET_LENGTH = 32
+PASSWORD_LEVELS = ("development", "standard", "high", "paranoid")
 TRUE_WORDS = {"1", "true", "yes", "on"}
 FALSE_WORDS = {"0", "false", "no", "off", ""}
 
@@ -70,6 +71,7 @@ class BaseConfig:
 
     APP_ENV = "development"
     TESTING = False
+    DEFAULT_PASSWORD_LEVEL = "standard"
 
     def __init__(self, environ: Mapping[str, str]) -> None:
         env = Env(environ)
@@ -81,6 +83,41 @@ class BaseConfig:
         self.ACCESS_TOKEN_EXPIRE_MINUTES = env.int("ACCESS_TOKEN_EXPIRE_MINUTES", 30, minimum=1)
         self.REFRESH_TOKEN_EXPIRE_DAYS = env.int("REFRESH_TOKEN_EXPIRE_DAYS", 7, minimum=1)
         self.LOG_LEVEL = env.str("LOG_LEVEL", "INFO").upper()
+        self.PASSWORD_SECURITY_LEVEL = env.str(
+            "PASSWORD_SECURITY_LEVEL", self.DEFAULT_PASSWORD_LEVEL
+        ).lower()
+        self.LOGIN_MAX_ATTEMPTS = env.int("LOGIN_MAX_ATTEMPTS", 5, minimum=1)
+        self.LOGIN_LOCKOUT_MINUTES = env.int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1)
+        self.VERIFICATION_EMAILS_PER_DAY = env.int("VERIFICATION_EMAILS_PER_DAY", 3, minimum=1)
+        self.PASSWORD_RESET_EMAILS_PER_HOUR = env.int(
+            "PASSWORD_RESET_EMAILS_PER_HOUR", 3, minimum=1
+        )
+        self.OAUTH_STATE_TTL_SECONDS = env.int("OAUTH_STATE_TTL_SECONDS", 600, minimum=60)
+        self.GOOGLE_CLIENT_ID = env.str("GOOGLE_CLIENT_ID", "")
+        self.GOOGLE_CLIENT_SECRET = env.str("GOOGLE_CLIENT_SECRET", "")
+        self.GOOGLE_AUTH_URL = env.str(
+            "GOOGLE_AUTH_URL", "https://accounts.google.com/o/oauth2/v2/auth"
+        )
+        self.GOOGLE_TOKEN_URL = env.str("GOOGLE_TOKEN_URL", "https://oauth2.googleapis.com/token")
+        self.GOOGLE_JWKS_URL = env.str(
+            "GOOGLE_JWKS_URL", "https://www.googleapis.com/oauth2/v3/certs"
+        )
+        self.GOOGLE_ISSUER = env.str("GOOGLE_ISSUER", "https://accounts.google.com")
+        self.WECHAT_APP_ID = env.str("WECHAT_APP_ID", "")
+        self.WECHAT_APP_SECRET = env.str("WECHAT_APP_SECRET", "")
+        self.WECHAT_AUTH_URL = env.str(
+            "WECHAT_AUTH_URL", "https://open.weixin.qq.com/connect/qrconnect"
+        )
+        self.WECHAT_TOKEN_URL = env.str(
+            "WECHAT_TOKEN_URL", "https://api.weixin.qq.com/sns/oauth2/access_token"
+        )
+        self.WECHAT_USERINFO_URL = env.str(
+            "WECHAT_USERINFO_URL", "https://api.weixin.qq.com/sns/userinfo"
+        )
+        self.WEBHOOK_ALLOW_PRIVATE_TARGETS = env.bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", False)
+        self.WEBHOOK_RETRY_BASE_DELAY = env.int("WEBHOOK_RETRY_BASE_DELAY", 30, minimum=0)
+        self.WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", 8, minimum=1)
+        self.WEBHOOK_TIMEOUT_SECONDS = env.int("WEBHOOK_TIMEOUT_SECONDS", 10, minimum=1)
 
         self.DATABASE_URL = env.str("DATABASE_URL", f"sqlite:///{data_dir / 'baliblissed.sqlite3'}")
         self.SQLALCHEMY_DATABASE_URI = sqlalchemy_url(self.DATABASE_URL)
@@ -108,14 +145,20 @@ class BaseConfig:
         self.RATELIMIT_DEFAULT = env.str("RATELIMIT_DEFAULT", "100 per hour")
         self.RATELIMIT_INQUIRY = env.str("RATELIMIT_INQUIRY", "10 per hour")
         self.RATELIMIT_JOB_POLL = env.str("RATELIMIT_JOB_POLL", "1200 per hour")
+        self.RATELIMIT_LOGIN = env.str("RATELIMIT_LOGIN", "10 per minute;30 per hour")
+        self.RATELIMIT_REGISTER = env.str("RATELIMIT_REGISTER", "5 per hour")
+        self.RATELIMIT_ACCOUNT_EMAIL = env.str("RATELIMIT_ACCOUNT_EMAIL", "5 per hour")
         self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
         self.RATELIMIT_HEADERS_ENABLED = False  # Retry-After only on 429 (api/ratelimits.py)
         self.RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
         self.RATELIMIT_KEY_PREFIX = "ratelimit"
         self.TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", 0)
 
-        self.CACHE_TYPE = "RedisCache" if self.REDIS_URL else "SimpleCache"
+        # Without Redis the cache (sessions' revocations, lockout counters, idempotency markers)
+        # is a folder, so every web and worker process on the machine shares it.
+        self.CACHE_TYPE = "RedisCache" if self.REDIS_URL else "FileSystemCache"
         self.CACHE_REDIS_URL = self.REDIS_URL
+        self.CACHE_DIR = str(data_dir / "cache")
         self.CACHE_KEY_PREFIX = "cache:"
         self.CACHE_DEFAULT_TIMEOUT = 300
 
@@ -174,6 +217,11 @@ class BaseConfig:
 
     def check(self) -> None:
         """Refuse settings that cannot work; production adds stricter rules."""
+        if self.PASSWORD_SECURITY_LEVEL not in PASSWORD_LEVELS:
+            raise ConfigError(
+                f"PASSWORD_SECURITY_LEVEL must be one of {', '.join(PASSWORD_LEVELS)}, "
+                f"got {self.PASSWORD_SECURITY_LEVEL!r}"
+            )
         if self.EMAIL_PROVIDER not in {"outbox", "smtp", "gmail"}:
             raise ConfigError(
                 f"EMAIL_PROVIDER must be outbox, smtp or gmail, got {self.EMAIL_PROVIDER!r}"
@@ -187,6 +235,7 @@ class DevelopmentConfig(BaseConfig):
 class TestingConfig(BaseConfig):
     APP_ENV = "testing"
     TESTING = True
+    DEFAULT_PASSWORD_LEVEL = "development"
 
 
 class ProductionConfig(BaseConfig):
@@ -211,6 +260,8 @@ class ProductionConfig(BaseConfig):
             problems.append("DATABASE_URL must point to PostgreSQL (postgresql://...)")
         if not self.REDIS_URL:
             problems.append("REDIS_URL must point to Redis (redis://...)")
+        if self.PASSWORD_SECURITY_LEVEL == "development":
+            problems.append("PASSWORD_SECURITY_LEVEL=development is too weak for production")
         if problems:
             raise ConfigError("Refusing to start in production:\n  - " + "\n  - ".join(problems))
 

@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,13 +24,16 @@ import redis
 from celery.contrib.testing.worker import start_worker
 from flask import Flask
 from flask.testing import FlaskClient
-from flask_jwt_extended import create_access_token
 from flask_migrate import upgrade
 from sqlalchemy import text
 
 from api import create_app
+from api.auth.tokens import issue_pair
 from api.extensions import db
 from api.jobs.kinds import QUEUES
+from api.models import utcnow
+from api.users.models import User
+from api.users.passwords import hash_password
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -219,13 +223,44 @@ def wait_for_job(client: FlaskClient, location: str, **kwargs: Any) -> dict[str,
     return job
 
 
-def token_for(app: Flask, user_id: uuid.UUID | None = None, role: str = "user") -> dict[str, str]:
-    """An Authorization header for a user id (accounts arrive with the auth feature)."""
+PASSWORD = "Sunny-Ubud-Rice-2026"
+
+
+def create_user(
+    app: Flask,
+    user_id: uuid.UUID | None = None,
+    *,
+    role: str = "user",
+    username: str | None = None,
+    email: str | None = None,
+    verified: bool = True,
+) -> uuid.UUID:
+    """A user in the database (with PASSWORD), created directly for tests of other features."""
+    user_id = user_id or uuid.uuid4()
+    name = username or f"traveller{user_id.hex[:8]}"
     with app.app_context():
-        token = create_access_token(
-            identity=str(user_id or uuid.uuid4()), additional_claims={"role": role}
-        )
-    return {"Authorization": f"Bearer {token}"}
+        if db.session.get(User, user_id) is None:
+            db.session.add(
+                User(
+                    id=user_id,
+                    email=email or f"{name.lower()}@example.com",
+                    username=name,
+                    role=role,
+                    is_verified=verified,
+                    password_hash=hash_password(PASSWORD, "development"),
+                    tokens_valid_after=utcnow().replace(microsecond=0) - timedelta(seconds=1),
+                )
+            )
+            db.session.commit()
+    return user_id
+
+
+def token_for(app: Flask, user_id: uuid.UUID | None = None, role: str = "user") -> dict[str, str]:
+    """An Authorization header for a (created if needed) user with this id and role."""
+    user_id = create_user(app, user_id, role=role)
+    with app.app_context():
+        pair = issue_pair(user_id)
+    return {"Authorization": f"Bearer {pair['access_token']}"}
 
 
 def sql(app: Flask, statement: str, **params: Any) -> list[Any]:

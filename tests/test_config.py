@@ -62,7 +62,8 @@ def test_the_embedded_default_needs_no_environment(tmp_path):
     assert config.APP_ENV == "development"
     assert config.SQLALCHEMY_DATABASE_URI.startswith("sqlite:///")
     assert config.CELERY_BROKER_URL.startswith("sqla+sqlite:///")
-    assert config.CACHE_TYPE == "SimpleCache"
+    assert config.CACHE_TYPE == "FileSystemCache"  # shared by every local process
+    assert str(tmp_path / "cache") == config.CACHE_DIR
     assert config.RATELIMIT_STORAGE_URI == "memory://"
     assert config.EMAIL_PROVIDER == "outbox"
 

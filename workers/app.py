@@ -9,9 +9,9 @@ from celery.signals import worker_process_init
 from flask import Flask
 from kombu import Exchange, Queue
 
-from api.jobs.kinds import KINDS, MAINTENANCE_QUEUE, QUEUES
+from api.jobs.kinds import KINDS, MAINTENANCE_QUEUE, QUEUES, WEBHOOKS_QUEUE
 
-TASK_MODULES = ["workers.email", "workers.maintenance"]
+TASK_MODULES = ["workers.email", "workers.maintenance", "workers.webhooks"]
 VISIBILITY_TIMEOUT_SECONDS = 3600  # above the longest task plus the longest retry delay
 
 
@@ -33,6 +33,7 @@ def celery_config(config: dict[str, Any]) -> dict[str, Any]:
         kind.task: {"queue": kind.queue} for kind in KINDS.values()
     }
     routes["maintenance.*"] = {"queue": MAINTENANCE_QUEUE}
+    routes["webhooks.*"] = {"queue": WEBHOOKS_QUEUE}
     return {
         "broker_url": config["CELERY_BROKER_URL"],
         "broker_connection_retry_on_startup": True,

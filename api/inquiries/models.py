@@ -32,6 +32,7 @@ class Inquiry(TimestampMixin, db.Model):
     travel_date: Mapped[date | None]
     group_size: Mapped[int | None]
     status: Mapped[str] = mapped_column(String(16), default=InquiryStatus.NEW, index=True)
+    category: Mapped[str | None] = mapped_column(String(32), index=True)  # set by the analysis
     job_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("jobs.id", ondelete="SET NULL"), index=True
     )

@@ -6,7 +6,9 @@ import uuid
 from typing import Any
 
 from flask import current_app
+from sqlalchemy import Select, func, select
 
+from api.errors import NotFound
 from api.extensions import db
 from api.inquiries.models import Inquiry
 from api.jobs import service as jobs
@@ -55,3 +57,25 @@ def inquiry_emails(payload: dict[str, Any]) -> Composition:
         ],
         result={"inquiry_id": str(inquiry.id)},
     )
+
+
+def search(filters: dict[str, Any]) -> Select[tuple[Inquiry]]:
+    query = select(Inquiry)
+    for field in ("status", "category"):
+        if filters.get(field):
+            query = query.where(getattr(Inquiry, field) == filters[field])
+    return query.order_by(Inquiry.created_at.desc(), Inquiry.id)
+
+
+def set_status(inquiry_id: uuid.UUID, status: str) -> Inquiry:
+    inquiry = db.session.get(Inquiry, inquiry_id)
+    if inquiry is None:
+        raise NotFound("No inquiry with this id.")
+    inquiry.status = status
+    db.session.commit()
+    return inquiry
+
+
+def counts_by_status() -> dict[str, int]:
+    rows = db.session.execute(select(Inquiry.status, func.count()).group_by(Inquiry.status))
+    return dict(rows.tuples().all())

@@ -14,6 +14,7 @@ from api.jobs.models import Job
 from api.jobs.schemas import job_url
 from api.jobs.service import Submission
 from api.security import current_caller
+from api.webhooks import service as webhooks
 
 IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 
@@ -31,17 +32,24 @@ def request_fingerprint() -> str:
     return digest.hexdigest()
 
 
-def submission_from_request() -> Submission:
+def submission_from_request(callback_url: str | None = None) -> Submission:
+    """The caller, Idempotency-Key and checked webhook target of a submitting request."""
+    caller = current_caller()
+    if callback_url is not None:
+        webhooks.check_callback_url(callback_url, caller.user_id)
     key = request.headers.get("Idempotency-Key")
     if key is None:
-        return Submission(caller=current_caller())
+        return Submission(caller=caller, callback_url=callback_url)
     if not IDEMPOTENCY_KEY.match(key):
         raise ApiError(
             "Idempotency-Key must be 1 to 255 visible ASCII characters (a UUID is ideal).",
             code="invalid_idempotency_key",
         )
     return Submission(
-        caller=current_caller(), idempotency_key=key, fingerprint=request_fingerprint()
+        caller=caller,
+        idempotency_key=key,
+        fingerprint=request_fingerprint(),
+        callback_url=callback_url,
     )
 
 

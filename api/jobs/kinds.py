@@ -27,4 +27,7 @@ EMAIL = JobKind(name="email", queue="email", task="jobs.email")
 KINDS: dict[str, JobKind] = {kind.name: kind for kind in (EMAIL,)}
 
 MAINTENANCE_QUEUE = "maintenance"
-QUEUES = tuple(sorted({kind.queue for kind in KINDS.values()} | {MAINTENANCE_QUEUE}))
+WEBHOOKS_QUEUE = "webhooks"
+QUEUES = tuple(
+    sorted({kind.queue for kind in KINDS.values()} | {MAINTENANCE_QUEUE, WEBHOOKS_QUEUE})
+)

@@ -7,7 +7,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Index, String
+from sqlalchemy import ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from api.extensions import db
@@ -32,7 +32,7 @@ class Job(TimestampMixin, db.Model):
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     kind: Mapped[str] = mapped_column(String(32))
     status: Mapped[str] = mapped_column(String(16), default=JobStatus.QUEUED, index=True)
-    owner_id: Mapped[uuid.UUID | None]
+    owner_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
     progress: Mapped[dict[str, Any]] = mapped_column(default=dict)
     result: Mapped[dict[str, Any] | None]
@@ -45,6 +45,7 @@ class Job(TimestampMixin, db.Model):
     finished_at: Mapped[datetime | None]
     idempotency_key: Mapped[str | None] = mapped_column(String(400), unique=True)
     request_fingerprint: Mapped[str | None] = mapped_column(String(64))
+    callback_url: Mapped[str | None] = mapped_column(String(2048))
 
     @property
     def is_terminal(self) -> bool:

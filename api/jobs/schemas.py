@@ -50,6 +50,17 @@ def job_url(job: Job) -> str:
     return f"/api/v1/jobs/{job.id}"
 
 
+class CallbackSchema(Schema):
+    """Mixed into every submission: where to POST the signed result (signed-in callers)."""
+
+    callback_url = fields.Url(
+        schemes={"http", "https"},
+        require_tld=False,
+        validate=validate.Length(max=2048),
+        metadata={"description": "Receive a signed webhook when the job finishes."},
+    )
+
+
 class JobWaitArgsSchema(Schema):
     wait = fields.Float(
         load_default=0,

@@ -13,20 +13,21 @@ import time
 import uuid
 from contextlib import suppress
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Select, and_, func, or_, select, type_coerce, update
+from sqlalchemy import Select, and_, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from api.database import read_without_transaction
 from api.errors import Conflict, NotFound, ValidationFailed
 from api.extensions import cache, db
 from api.jobs.kinds import KINDS, JobKind
-from api.jobs.models import Job, JobStatus
-from api.models import UTCDateTime, utcnow
+from api.jobs.models import TERMINAL_STATUSES, Job, JobStatus
+from api.models import utc_param, utcnow
 from api.security import Caller
+from api.webhooks import service as webhooks
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +43,7 @@ class Submission:
     caller: Caller
     idempotency_key: str | None = None
     fingerprint: str | None = None
+    callback_url: str | None = None
 
     @property
     def scoped_key(self) -> str | None:
@@ -61,11 +63,6 @@ class JobRun:
     progress: dict[str, Any] = field(default_factory=dict)
 
 
-def _at(moment: datetime) -> Any:
-    """A bound timestamp typed like the columns, so SQLite and PostgreSQL store it alike."""
-    return type_coerce(moment, UTCDateTime())
-
-
 # --- submitting ------------------------------------------------------------------------------
 
 
@@ -82,6 +79,7 @@ def new_job(kind: JobKind, submission: Submission, payload: dict[str, Any]) -> J
         enqueued_at=utcnow(),
         idempotency_key=submission.scoped_key,
         request_fingerprint=submission.fingerprint if submission.scoped_key else None,
+        callback_url=submission.callback_url,
     )
 
 
@@ -210,10 +208,12 @@ def cancel(job_id: uuid.UUID, caller: Caller) -> Job:
     canceled = db.session.execute(
         update(Job)
         .where(Job.id == job.id, Job.status.in_([JobStatus.QUEUED, JobStatus.RUNNING]))
-        .values(status=JobStatus.CANCELED, finished_at=_at(now), lease_until=None, updated_at=now)
+        .values(
+            status=JobStatus.CANCELED, finished_at=utc_param(now), lease_until=None, updated_at=now
+        )
         .execution_options(synchronize_session=False)
     ).rowcount
-    db.session.commit()
+    _commit_terminal(job.id if canceled else None)
     job = get_visible(job_id, caller)
     if not canceled:
         raise Conflict(f"The job already finished with status {job.status}.")
@@ -233,14 +233,14 @@ def claim(job_id: uuid.UUID) -> JobRun | None:
             Job.id == job_id,
             or_(
                 Job.status == JobStatus.QUEUED,
-                and_(Job.status == JobStatus.RUNNING, Job.lease_until < _at(now)),
+                and_(Job.status == JobStatus.RUNNING, Job.lease_until < utc_param(now)),
             ),
         )
         .values(
             status=JobStatus.RUNNING,
             attempts=Job.attempts + 1,
-            lease_until=_at(now + lease),
-            started_at=func.coalesce(Job.started_at, _at(now)),
+            lease_until=utc_param(now + lease),
+            started_at=func.coalesce(Job.started_at, utc_param(now)),
             updated_at=now,
         )
         .returning(Job.kind, Job.payload, Job.progress, Job.attempts)
@@ -258,6 +258,15 @@ def claim(job_id: uuid.UUID) -> JobRun | None:
     )
 
 
+def _commit_terminal(job_id: uuid.UUID | None) -> None:
+    """Commit a job's move to a terminal status together with its webhook delivery (if it has
+    a callback), then publish the delivery."""
+    delivery_id = webhooks.record_terminal_event(job_id) if job_id else None
+    db.session.commit()
+    if delivery_id:
+        webhooks.publish(delivery_id)
+
+
 def _fenced_update(run: JobRun, **values: Any) -> bool:
     """Write to the job only if this attempt still holds it (not canceled, not taken over)."""
     values.setdefault("updated_at", utcnow())
@@ -267,7 +276,8 @@ def _fenced_update(run: JobRun, **values: Any) -> bool:
         .values(**values)
         .execution_options(synchronize_session=False)
     ).rowcount
-    db.session.commit()
+    terminal = updated and values.get("status") in TERMINAL_STATUSES
+    _commit_terminal(run.id if terminal else None)
     if not updated:
         log.info("job %s attempt %s no longer holds the job; write dropped", run.id, run.attempt)
     return bool(updated)
@@ -276,7 +286,7 @@ def _fenced_update(run: JobRun, **values: Any) -> bool:
 def save_progress(run: JobRun) -> bool:
     """Record partial progress and renew the lease; False means stop working on this job."""
     lease = timedelta(seconds=current_app.config["JOB_LEASE_SECONDS"])
-    return _fenced_update(run, progress=dict(run.progress), lease_until=_at(utcnow() + lease))
+    return _fenced_update(run, progress=dict(run.progress), lease_until=utc_param(utcnow() + lease))
 
 
 def complete(run: JobRun, result: dict[str, Any]) -> bool:
@@ -285,7 +295,7 @@ def complete(run: JobRun, result: dict[str, Any]) -> bool:
         status=JobStatus.SUCCEEDED,
         result=result,
         progress=dict(run.progress),
-        finished_at=_at(utcnow()),
+        finished_at=utc_param(utcnow()),
         lease_until=None,
     )
 
@@ -297,7 +307,7 @@ def fail(run: JobRun, code: str, message: str) -> bool:
         error_code=code,
         error_message=message[:500],
         progress=dict(run.progress),
-        finished_at=_at(utcnow()),
+        finished_at=utc_param(utcnow()),
         lease_until=None,
     )
 
@@ -309,7 +319,7 @@ def schedule_retry(run: JobRun, delay_seconds: float) -> bool:
         status=JobStatus.QUEUED,
         progress=dict(run.progress),
         lease_until=None,
-        enqueued_at=_at(utcnow() + timedelta(seconds=delay_seconds)),
+        enqueued_at=utc_param(utcnow() + timedelta(seconds=delay_seconds)),
     )
 
 
@@ -321,10 +331,12 @@ class SweepReport:
     requeued: int
     expired_leases: int
     publish_failures: int
+    webhooks_republished: int
 
 
 def sweep() -> SweepReport:
-    """Re-publish jobs left queued (publish failed or message lost) and jobs whose worker died.
+    """Re-publish jobs left queued (publish failed or message lost) and jobs whose worker died,
+    and webhook deliveries whose message was lost.
 
     Jobs `running` past their lease go back to `queued` first, so the next claim is ordinary.
     Safe to run concurrently with workers: publishing twice is harmless, the claim decides.
@@ -333,7 +345,7 @@ def sweep() -> SweepReport:
     stale_before = now - timedelta(seconds=current_app.config["JOB_REQUEUE_AFTER_SECONDS"])
     expired = db.session.execute(
         update(Job)
-        .where(Job.status == JobStatus.RUNNING, Job.lease_until < _at(now))
+        .where(Job.status == JobStatus.RUNNING, Job.lease_until < utc_param(now))
         .values(status=JobStatus.QUEUED, lease_until=None, enqueued_at=None, updated_at=now)
         .execution_options(synchronize_session=False)
     ).rowcount
@@ -341,7 +353,7 @@ def sweep() -> SweepReport:
         select(Job.id, Job.kind)
         .where(
             Job.status == JobStatus.QUEUED,
-            or_(Job.enqueued_at.is_(None), Job.enqueued_at < _at(stale_before)),
+            or_(Job.enqueued_at.is_(None), Job.enqueued_at < utc_param(stale_before)),
         )
         .order_by(Job.created_at)
         .limit(SWEEP_BATCH_SIZE)
@@ -353,12 +365,17 @@ def sweep() -> SweepReport:
         db.session.execute(
             update(Job)
             .where(Job.id.in_([row.id for row in due]), Job.status == JobStatus.QUEUED)
-            .values(enqueued_at=_at(now), updated_at=now)
+            .values(enqueued_at=utc_param(now), updated_at=now)
             .execution_options(synchronize_session=False)
         )
     db.session.commit()
     failures = sum(not enqueue(row.id, KINDS[row.kind]) for row in due)
-    report = SweepReport(requeued=len(due), expired_leases=expired, publish_failures=failures)
+    report = SweepReport(
+        requeued=len(due),
+        expired_leases=expired,
+        publish_failures=failures,
+        webhooks_republished=webhooks.sweep_missed(),
+    )
     if due or expired:
         log.info("job sweep: %s", report)
     return report
@@ -369,7 +386,7 @@ def purge_idempotency_keys() -> int:
     cutoff = utcnow() - timedelta(hours=current_app.config["IDEMPOTENCY_TTL_HOURS"])
     purged = db.session.execute(
         update(Job)
-        .where(Job.idempotency_key.is_not(None), Job.created_at < _at(cutoff))
+        .where(Job.idempotency_key.is_not(None), Job.created_at < utc_param(cutoff))
         .values(idempotency_key=None, request_fingerprint=None)
         .execution_options(synchronize_session=False)
     ).rowcount

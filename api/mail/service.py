@@ -7,6 +7,7 @@ sends only what is missing.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
@@ -17,7 +18,10 @@ from flask import current_app, render_template
 
 from api.jobs import service as jobs
 from api.jobs.errors import JobFailed, JobSuperseded
-from api.jobs.service import JobRun
+from api.jobs.kinds import EMAIL
+from api.jobs.models import Job
+from api.jobs.service import JobRun, Submission
+from api.security import Caller
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,16 @@ def composer(name: str) -> Callable[[Composer], Composer]:
 def email_payload(template: str, **references: str) -> dict[str, Any]:
     """The payload of an email job: which composer, and the ids it reads."""
     return {"template": template, **references}
+
+
+def queue_email(template: str, owner_id: uuid.UUID | None, **references: str) -> Job:
+    """Submit an email job on the backend's own behalf; commits the session's pending rows.
+
+    The payload holds ids only: links with tokens are made by the worker when it sends.
+    """
+    submission = Submission(caller=Caller.system(owner_id))
+    job = jobs.new_job(EMAIL, submission, email_payload(template, **references))
+    return jobs.submit(job, submission)[0]
 
 
 def build_message(mail: Mail, message_id: str) -> EmailMessage:

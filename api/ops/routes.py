@@ -12,9 +12,11 @@ from api.errors import problem
 from api.extensions import limiter
 from api.ops import service
 from api.ops.metrics import metrics_response
+from api.security import require_role
+from api.users.models import Role
 
-blp = Blueprint("operations", __name__, description="Health probes and metrics.")
-limiter.exempt(blp)
+blp = Blueprint("operations", __name__, description="Health, metrics and admin statistics.")
+limiter.exempt(blp)  # probes and scrapes must never be refused
 
 
 class HealthSchema(Schema):
@@ -52,3 +54,18 @@ def ready() -> dict[str, Any] | Response:
 def metrics() -> Response:
     """Prometheus metrics."""
     return metrics_response(current_app)
+
+
+class StatsSchema(Schema):
+    users = fields.Dict()
+    jobs = fields.Dict()
+    content = fields.Dict()
+
+
+@blp.route("/api/v1/admin/stats")
+@blp.response(200, StatsSchema)
+@blp.alt_response(403, description="Administrators only.")
+def stats() -> dict[str, Any]:
+    """Users by role and verification, jobs by kind and status, content counts."""
+    require_role(Role.ADMIN)
+    return service.stats()

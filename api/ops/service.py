@@ -10,6 +10,9 @@ from flask import current_app
 from sqlalchemy import text
 
 from api.extensions import db
+from api.inquiries import service as inquiries
+from api.jobs import service as jobs
+from api.users import service as users
 
 OK, DOWN, NOT_CONFIGURED, UNKNOWN = "ok", "down", "not_configured", "unknown"
 WORKER_PING_TIMEOUT_SECONDS = 1.0
@@ -79,3 +82,14 @@ def health() -> tuple[dict[str, Any], int]:
         return {"status": "down", "checks": checks}, 503
     degraded = any(check["status"] == DOWN for check in checks.values())
     return {"status": "degraded" if degraded else "ok", "checks": checks}, 200
+
+
+def stats() -> dict[str, Any]:
+    jobs_by_kind: dict[str, dict[str, int]] = {}
+    for kind, status, count in jobs.counts_by_kind_and_status():
+        jobs_by_kind.setdefault(kind, {})[status] = count
+    return {
+        "users": users.counts(),
+        "jobs": jobs_by_kind,
+        "content": {"inquiries": inquiries.counts_by_status()},
+    }

@@ -1,0 +1,137 @@
+"""The OAuth sign-in flow: state, nonce and PKCE kept in the cache, accounts linked by identity
+or by a provider-verified email."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import re
+import secrets
+import uuid
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import func, select
+
+from api.auth import service as accounts
+from api.errors import ApiError, Forbidden, NotFound
+from api.extensions import cache, db
+from api.integrations.errors import IntegrationError
+from api.integrations.oauth import AuthorizationRequest, OAuthProfile, OAuthProvider
+from api.models import utcnow
+from api.users.models import OAuthIdentity, User
+
+STATE_KEY = "oauth-state:{}"
+
+
+def _provider(name: str) -> OAuthProvider:
+    provider = current_app.extensions["oauth_providers"].get(name)
+    if provider is None:
+        raise NotFound("This sign-in method is not available.", code="provider_not_available")
+    return provider
+
+
+def start_login(provider_name: str, redirect_uri: str) -> str:
+    """The provider's authorization URL; the state, nonce and PKCE verifier wait in the cache."""
+    provider = _provider(provider_name)
+    state, nonce, verifier = (secrets.token_urlsafe(32) for _ in range(3))
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
+    cache.set(
+        STATE_KEY.format(state),
+        {"provider": provider_name, "nonce": nonce, "verifier": verifier},
+        timeout=current_app.config["OAUTH_STATE_TTL_SECONDS"],
+    )
+    request = AuthorizationRequest(
+        state=state,
+        nonce=nonce,
+        code_challenge=challenge.decode().rstrip("="),
+        redirect_uri=redirect_uri,
+    )
+    return provider.authorization_url(request)
+
+
+def finish_login(provider_name: str, args: dict[str, str], redirect_uri: str) -> dict[str, Any]:
+    provider = _provider(provider_name)
+    state = args.get("state", "")
+    saved = cache.get(STATE_KEY.format(state)) if state else None
+    if saved:
+        cache.delete(STATE_KEY.format(state))  # single use
+    if not saved or saved["provider"] != provider_name:
+        raise ApiError(
+            "This sign-in attempt could not be verified; please start again.",
+            code="oauth_state_invalid",
+        )
+    if args.get("error") or not args.get("code"):
+        raise ApiError("The sign-in was cancelled at the provider.", code="oauth_denied")
+    try:
+        profile = provider.exchange(
+            args["code"],
+            nonce=saved["nonce"],
+            code_verifier=saved["verifier"],
+            redirect_uri=redirect_uri,
+        )
+    except IntegrationError as exc:
+        raise ApiError(
+            "We could not complete your sign-in with this provider; please try again.",
+            code=exc.code,
+            status=503 if exc.retryable else 400,
+        ) from exc
+    return accounts.sign_in(link_or_create(profile))
+
+
+def link_or_create(profile: OAuthProfile) -> User:
+    """The account for this identity: linked before, matched by verified email, or new."""
+    identity = db.session.scalar(
+        select(OAuthIdentity).where(
+            OAuthIdentity.provider == profile.provider, OAuthIdentity.subject == profile.subject
+        )
+    )
+    user = db.session.get(User, identity.user_id) if identity else None
+    if user is None and profile.email and profile.email_verified:
+        user = db.session.scalar(select(User).where(User.email == profile.email))
+        if user is not None:
+            user.is_verified = True  # the provider vouches for the address
+    if user is None:
+        user = _new_user(profile)
+    if not user.is_active:
+        raise Forbidden("This account is disabled.", code="account_disabled")
+    if identity is None:
+        db.session.add(
+            OAuthIdentity(
+                user_id=user.id,
+                provider=profile.provider,
+                subject=profile.subject,
+                email=profile.email,
+            )
+        )
+    db.session.flush()
+    return user
+
+
+def _new_user(profile: OAuthProfile) -> User:
+    email = profile.email if profile.email and profile.email_verified else None
+    user = User(
+        id=uuid.uuid4(),
+        email=email,
+        username=_free_username(profile),
+        full_name=(profile.name or "")[:100] or None,
+        auth_provider=profile.provider,
+        is_verified=email is not None,
+        avatar_external_url=(profile.picture or "")[:500] or None,
+        tokens_valid_after=utcnow().replace(microsecond=0),
+    )
+    db.session.add(user)
+    db.session.flush()
+    return user
+
+
+def _free_username(profile: OAuthProfile) -> str:
+    source = (profile.email or "").split("@")[0] or profile.name or "traveller"
+    base = re.sub(r"[^A-Za-z0-9_.-]+", "", source.replace(" ", "."))
+    base = re.sub(r"^[^A-Za-z0-9]+", "", base)[:20] or "traveller"
+    candidate = base if len(base) >= 3 else f"{base}-bali"
+    while db.session.scalar(
+        select(User.id).where(func.lower(User.username) == candidate.lower()).limit(1)
+    ):
+        candidate = f"{base}-{secrets.token_hex(2)}"
+    return candidate

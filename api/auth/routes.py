@@ -1,0 +1,156 @@
+"""Sign-up, sign-in, sessions, the caller's own account, and OAuth."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import redirect, request, url_for
+from flask_jwt_extended import get_jwt, jwt_required
+from flask_smorest import Blueprint
+from werkzeug.wrappers import Response
+
+from api.auth import oauth
+from api.auth import service as accounts
+from api.auth.schemas import (
+    AcceptedSchema,
+    EmailSchema,
+    LoginSchema,
+    LogoutSchema,
+    PasswordChangeSchema,
+    PasswordResetSchema,
+    RegisterSchema,
+    TokenPairSchema,
+    TokenSchema,
+)
+from api.ratelimits import limit_from_setting
+from api.security import load_token_user, require_user
+from api.users.models import User
+from api.users.schemas import ProfileUpdateSchema, UserSchema
+
+blp = Blueprint("auth", __name__, url_prefix="/api/v1/auth", description="Accounts and sessions.")
+
+EMAIL_SENT_IF_KNOWN = {"detail": "If an account matches, we have sent it an email."}
+
+
+@blp.route("/register", methods=["POST"])
+@limit_from_setting("RATELIMIT_REGISTER")
+@blp.arguments(RegisterSchema)
+@blp.response(201, UserSchema)
+@blp.alt_response(409, description="Email or username already used.")
+@blp.alt_response(422, description="Invalid fields or a weak password.")
+def register(data: dict[str, Any]) -> User:
+    """Create an account; a verification email follows (an email job)."""
+    return accounts.register(data, request.headers.get("X-Client-Timezone"))
+
+
+@blp.route("/login", methods=["POST"])
+@limit_from_setting("RATELIMIT_LOGIN")
+@blp.arguments(LoginSchema)
+@blp.response(200, TokenPairSchema)
+@blp.alt_response(401, description="Wrong credentials.")
+@blp.alt_response(423, description="Locked after too many failures.")
+def login(data: dict[str, Any]) -> dict[str, Any]:
+    """Sign in with email or username and password."""
+    return accounts.login(data["login"], data["password"])
+
+
+@blp.route("/refresh", methods=["POST"])
+@jwt_required(refresh=True)
+@blp.response(200, TokenPairSchema)
+@blp.alt_response(401, description="Invalid, expired, revoked or reused refresh token.")
+def refresh() -> dict[str, Any]:
+    """Trade the refresh token (Authorization: Bearer) for a new pair; it works once."""
+    claims = get_jwt()
+    return accounts.refresh(claims, load_token_user(claims))
+
+
+@blp.route("/logout", methods=["POST"])
+@blp.arguments(LogoutSchema, required=False)
+@blp.response(204)
+def logout(data: dict[str, Any] | None) -> None:
+    """End this session; the access and refresh tokens stop working."""
+    caller = require_user()
+    accounts.logout(get_jwt(), (data or {}).get("refresh_token"), caller.user)
+
+
+@blp.route("/me")
+@blp.response(200, UserSchema)
+@blp.alt_response(401, description="Not signed in.")
+def me() -> User:
+    """The signed-in user's account."""
+    return require_user().user
+
+
+@blp.route("/me", methods=["PATCH"])
+@blp.arguments(ProfileUpdateSchema)
+@blp.response(200, UserSchema)
+@blp.alt_response(409, description="Email or username already used.")
+def update_me(changes: dict[str, Any]) -> User:
+    """Edit the profile; a new email must be verified again."""
+    return accounts.update_profile(require_user().user, changes)
+
+
+@blp.route("/password/change", methods=["POST"])
+@blp.arguments(PasswordChangeSchema)
+@blp.response(204)
+def change_password(data: dict[str, Any]) -> None:
+    """Change the password; every session ends, and the owner is told by email."""
+    accounts.change_password(require_user().user, data["current_password"], data["new_password"])
+
+
+@blp.route("/password/forgot", methods=["POST"])
+@limit_from_setting("RATELIMIT_ACCOUNT_EMAIL")
+@blp.arguments(EmailSchema)
+@blp.response(202, AcceptedSchema)
+def forgot_password(data: dict[str, Any]) -> dict[str, str]:
+    """Email a reset link (always 202, whether or not the account exists)."""
+    accounts.forgot_password(data["email"])
+    return EMAIL_SENT_IF_KNOWN
+
+
+@blp.route("/password/reset", methods=["POST"])
+@blp.arguments(PasswordResetSchema)
+@blp.response(204)
+def reset_password(data: dict[str, Any]) -> None:
+    """Set a new password with the emailed token; every session ends."""
+    accounts.reset_password(data["token"], data["new_password"])
+
+
+@blp.route("/verify-email", methods=["POST"])
+@blp.arguments(TokenSchema)
+@blp.response(204)
+def verify_email(data: dict[str, Any]) -> None:
+    """Confirm the email address with the emailed token."""
+    accounts.verify_email(data["token"])
+
+
+@blp.route("/verify-email/resend", methods=["POST"])
+@limit_from_setting("RATELIMIT_ACCOUNT_EMAIL")
+@blp.arguments(EmailSchema)
+@blp.response(202, AcceptedSchema)
+def resend_verification(data: dict[str, Any]) -> dict[str, str]:
+    """Send the verification email again (always 202; at most 3 per account per 24 h)."""
+    accounts.resend_verification(data["email"])
+    return EMAIL_SENT_IF_KNOWN
+
+
+def _callback_url(provider: str) -> str:
+    return url_for("auth.oauth_callback", provider=provider, _external=True)
+
+
+@blp.route("/oauth/<any(google, wechat):provider>/login")
+@limit_from_setting("RATELIMIT_LOGIN")
+@blp.response(302)
+@blp.alt_response(404, description="This provider is not configured.")
+def oauth_login(provider: str) -> Response:
+    """Redirect to the provider's sign-in page."""
+    return redirect(oauth.start_login(provider, _callback_url(provider)))
+
+
+@blp.route("/oauth/<any(google, wechat):provider>/callback")
+@limit_from_setting("RATELIMIT_LOGIN")
+@blp.response(200, TokenPairSchema)
+@blp.alt_response(400, description="State missing or wrong, or the provider refused.")
+def oauth_callback(provider: str) -> dict[str, Any]:
+    """Where the provider sends the user back; answers with a token pair."""
+    return oauth.finish_login(provider, request.args.to_dict(), _callback_url(provider))

@@ -1,0 +1,56 @@
+"""Auth request and response bodies."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from api.fields import Text
+from api.users.schemas import USERNAME
+
+
+def password_field() -> fields.String:
+    return fields.String(required=True, load_only=True, validate=validate.Length(max=1024))
+
+
+class RegisterSchema(Schema):
+    email = fields.Email(required=True, validate=validate.Length(max=254))
+    username = Text(required=True, validate=USERNAME)
+    password = password_field()
+    full_name = Text(validate=validate.Length(min=1, max=100))
+
+
+class LoginSchema(Schema):
+    login = Text(required=True, validate=validate.Length(min=1, max=254))
+    password = password_field()
+
+
+class TokenPairSchema(Schema):
+    access_token = fields.String()
+    refresh_token = fields.String()
+    token_type = fields.String(metadata={"example": "bearer"})
+    expires_in = fields.Integer(metadata={"description": "Access token lifetime in seconds."})
+
+
+class LogoutSchema(Schema):
+    refresh_token = fields.String(validate=validate.Length(max=4096))
+
+
+class PasswordChangeSchema(Schema):
+    current_password = password_field()
+    new_password = password_field()
+
+
+class EmailSchema(Schema):
+    email = fields.Email(required=True, validate=validate.Length(max=254))
+
+
+class TokenSchema(Schema):
+    token = fields.String(required=True, validate=validate.Length(min=1, max=2048))
+
+
+class PasswordResetSchema(TokenSchema):
+    new_password = password_field()
+
+
+class AcceptedSchema(Schema):
+    detail = fields.String()

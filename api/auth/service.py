@@ -1,0 +1,339 @@
+"""Accounts: registration, sign-in with lockout, sessions, email verification and passwords."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+from zoneinfo import available_timezones
+
+from flask import current_app
+from sqlalchemy import func, or_, select
+from sqlalchemy.exc import IntegrityError
+
+from api.auth import tokens
+from api.errors import ApiError, Conflict, Forbidden, Unauthorized, ValidationFailed
+from api.extensions import cache, db
+from api.jobs.errors import JobFailed
+from api.mail.service import Composition, Mail, composer, queue_email
+from api.models import utcnow
+from api.users import passwords
+from api.users.models import Role, User
+
+LOCK_KEY = "login-lock:{}"
+FAILURES_KEY = "login-failures:{}"
+VERIFICATION_SENDS_KEY = "verification-sends:{}"
+RESET_SENDS_KEY = "password-reset-sends:{}"
+
+
+class AccountLocked(ApiError):
+    status = 423
+    code = "account_locked"
+
+
+def _level() -> str:
+    return current_app.config["PASSWORD_SECURITY_LEVEL"]
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def find_by_login(login: str) -> User | None:
+    """The user whose email or username (case-insensitive) is `login`."""
+    login = login.strip().lower()
+    return db.session.scalar(
+        select(User).where(or_(User.email == login, func.lower(User.username) == login))
+    )
+
+
+def check_password_policy(password: str, *, email: str | None, username: str | None) -> None:
+    problems = passwords.policy_problems(password, email=email, username=username)
+    if problems:
+        raise ValidationFailed("The password is not acceptable.", errors={"password": problems})
+
+
+def _ensure_available(email: str | None, username: str | None, exclude: uuid.UUID | None) -> None:
+    def taken(condition: Any) -> bool:
+        query = select(User.id).where(condition)
+        if exclude is not None:
+            query = query.where(User.id != exclude)
+        return db.session.scalar(query.limit(1)) is not None
+
+    if email and taken(User.email == email):
+        raise Conflict("An account with this email already exists.", code="email_taken")
+    if username and taken(func.lower(User.username) == username.lower()):
+        raise Conflict("This username is taken.", code="username_taken")
+
+
+def valid_timezone(name: str | None) -> str | None:
+    return name if name and name in available_timezones() else None
+
+
+# --- registration and sign-in ----------------------------------------------------------------
+
+
+def register(data: dict[str, Any], client_timezone: str | None) -> User:
+    email = normalise_email(data["email"])
+    check_password_policy(data["password"], email=email, username=data["username"])
+    _ensure_available(email, data["username"], exclude=None)
+    user = User(
+        id=uuid.uuid4(),
+        email=email,
+        username=data["username"],
+        full_name=data.get("full_name"),
+        password_hash=passwords.hash_password(data["password"], _level()),
+        timezone=valid_timezone(client_timezone),
+        tokens_valid_after=utcnow().replace(microsecond=0),
+    )
+    db.session.add(user)
+    try:
+        db.session.flush()
+    except IntegrityError as exc:  # a concurrent registration won the race
+        db.session.rollback()
+        raise Conflict("An account with this email or username already exists.") from exc
+    cache.add(VERIFICATION_SENDS_KEY.format(user.id), 0, timeout=86400)
+    cache.inc(VERIFICATION_SENDS_KEY.format(user.id))
+    queue_email("verify_email", user.id, user_id=str(user.id))  # commits the user too
+    return user
+
+
+def create_admin(*, email: str, username: str, password: str, full_name: str | None) -> User:
+    """An administrator, verified from the start (the CLI's `users create-admin`)."""
+    email = normalise_email(email)
+    check_password_policy(password, email=email, username=username)
+    _ensure_available(email, username, exclude=None)
+    user = User(
+        email=email,
+        username=username,
+        full_name=full_name,
+        password_hash=passwords.hash_password(password, _level()),
+        role=Role.ADMIN,
+        is_verified=True,
+        tokens_valid_after=utcnow().replace(microsecond=0),
+    )
+    db.session.add(user)
+    db.session.commit()
+    return user
+
+
+def _failure_key(login: str, user: User | None) -> str:
+    """Count failures per account when it exists (email and username share a counter)."""
+    return str(user.id) if user else login.strip().lower()
+
+
+def _raise_if_locked(subject: str) -> None:
+    locked_until = cache.get(LOCK_KEY.format(subject))
+    if locked_until:
+        retry_after = max(1, int(float(locked_until) - time.time()))
+        raise AccountLocked(
+            f"Too many failed sign-ins. Try again in {retry_after // 60 + 1} minutes.",
+            headers={"Retry-After": str(retry_after)},
+        )
+
+
+def _record_failure(subject: str) -> None:
+    config = current_app.config
+    window = config["LOGIN_LOCKOUT_MINUTES"] * 60
+    key = FAILURES_KEY.format(subject)
+    cache.add(key, 0, timeout=window)
+    if (cache.inc(key) or 0) >= config["LOGIN_MAX_ATTEMPTS"]:
+        cache.set(LOCK_KEY.format(subject), time.time() + window, timeout=window)
+        cache.delete(key)
+
+
+def login(login_name: str, password: str) -> dict[str, Any]:
+    """A token pair; the same 401 (and about the same time) whether or not the user exists."""
+    user = find_by_login(login_name)
+    subject = _failure_key(login_name, user)
+    _raise_if_locked(subject)
+    stored_hash = user.password_hash if user and user.password_hash else None
+    valid = passwords.verify_password(
+        stored_hash or passwords.dummy_hash(_level()), password, _level()
+    )
+    if user is None or stored_hash is None or not valid:
+        _record_failure(subject)
+        raise Unauthorized("Wrong email/username or password.", code="invalid_credentials")
+    if not user.is_active:
+        raise Forbidden("This account is disabled.", code="account_disabled")
+    cache.delete(FAILURES_KEY.format(subject))
+    if passwords.needs_rehash(stored_hash, _level()):
+        user.password_hash = passwords.hash_password(password, _level())
+    user.last_login_at = utcnow()
+    db.session.commit()
+    return tokens.issue_pair(user.id)
+
+
+def sign_in(user: User) -> dict[str, Any]:
+    """A token pair for a user authenticated another way (OAuth)."""
+    user.last_login_at = utcnow()
+    db.session.commit()
+    return tokens.issue_pair(user.id)
+
+
+def refresh(claims: dict[str, Any], user: User) -> dict[str, Any]:
+    tokens.spend_refresh_token(claims)
+    return tokens.issue_pair(user.id, family=claims["fam"])
+
+
+def logout(access_claims: dict[str, Any], refresh_token: str | None, user: User) -> None:
+    """End the session: its family, the access token, and a refresh token of another family."""
+    tokens.revoke_family(access_claims["fam"])
+    tokens.revoke_token(access_claims)
+    refresh_claims = tokens.decode_refresh_token(refresh_token) if refresh_token else None
+    if refresh_claims and refresh_claims.get("sub") == str(user.id):
+        tokens.revoke_family(refresh_claims["fam"])
+
+
+def end_all_sessions(user: User) -> None:
+    """Tokens issued before now stop working (checked on every request)."""
+    user.tokens_valid_after = utcnow().replace(microsecond=0)
+
+
+# --- email verification ----------------------------------------------------------------------
+
+
+def _within_quota(key: str, limit: int, window: int) -> bool:
+    cache.add(key, 0, timeout=window)
+    return (cache.inc(key) or 0) <= limit
+
+
+def resend_verification(email: str) -> None:
+    """Silently does nothing for unknown, verified or over-quota accounts (no enumeration)."""
+    user = db.session.scalar(select(User).where(User.email == normalise_email(email)))
+    if user is None or user.is_verified or not user.is_active:
+        return
+    limit = current_app.config["VERIFICATION_EMAILS_PER_DAY"]
+    if _within_quota(VERIFICATION_SENDS_KEY.format(user.id), limit, 86400):
+        queue_email("verify_email", user.id, user_id=str(user.id))
+
+
+def verify_email(token: str) -> None:
+    claims = tokens.read_one_time_token("verify-email", token)
+    user = db.session.get(User, uuid.UUID(claims["uid"]))
+    if user is None or user.email != claims["email"]:
+        raise ApiError("This link is not valid for your current email.", code="invalid_token")
+    tokens.spend_one_time_token("verify-email", claims)
+    user.is_verified = True
+    db.session.commit()
+
+
+@composer("verify_email")
+def verification_email(payload: dict[str, Any]) -> Composition:
+    user = _email_recipient(payload)
+    token = tokens.make_one_time_token("verify-email", uid=str(user.id), email=user.email or "")
+    link = f"{current_app.config['FRONTEND_URL']}/verify-email?token={token}"
+    return Composition(
+        mails=[
+            Mail(
+                key="verify",
+                to=user.email or "",
+                subject="Verify your BaliBlissed account",
+                template="verify_email",
+                context={"user": user, "link": link},
+            )
+        ]
+    )
+
+
+def _email_recipient(payload: dict[str, Any]) -> User:
+    user = db.session.get(User, uuid.UUID(payload["user_id"]))
+    if user is None or not user.email:
+        raise JobFailed("recipient_not_found", "The account this email is for is gone.")
+    return user
+
+
+# --- passwords -------------------------------------------------------------------------------
+
+
+def forgot_password(email: str) -> None:
+    """Always the same answer; sends a reset link to an existing account, within quota."""
+    user = db.session.scalar(select(User).where(User.email == normalise_email(email)))
+    if user is None or not user.is_active:
+        return
+    limit = current_app.config["PASSWORD_RESET_EMAILS_PER_HOUR"]
+    if _within_quota(RESET_SENDS_KEY.format(user.id), limit, 3600):
+        queue_email("password_reset", user.id, user_id=str(user.id))
+
+
+def reset_password(token: str, new_password: str) -> None:
+    claims = tokens.read_one_time_token("password-reset", token)
+    user = db.session.get(User, uuid.UUID(claims["uid"]))
+    if user is None or claims["pw"] != tokens.password_fingerprint(user.password_hash):
+        raise ApiError("This link is no longer valid.", code="invalid_token")
+    check_password_policy(new_password, email=user.email, username=user.username)
+    tokens.spend_one_time_token("password-reset", claims)
+    _set_password(user, new_password)
+
+
+def change_password(user: User, current_password: str, new_password: str) -> None:
+    if not user.password_hash or not passwords.verify_password(
+        user.password_hash, current_password, _level()
+    ):
+        raise ValidationFailed(
+            "The current password is wrong.",
+            errors={"current_password": ["The current password is wrong."]},
+        )
+    check_password_policy(new_password, email=user.email, username=user.username)
+    _set_password(user, new_password)
+
+
+def _set_password(user: User, new_password: str) -> None:
+    """Store the new password, end every session, and tell the owner by email."""
+    user.password_hash = passwords.hash_password(new_password, _level())
+    end_all_sessions(user)
+    queue_email("password_changed", user.id, user_id=str(user.id))
+
+
+@composer("password_reset")
+def password_reset_email(payload: dict[str, Any]) -> Composition:
+    user = _email_recipient(payload)
+    token = tokens.make_one_time_token(
+        "password-reset", uid=str(user.id), pw=tokens.password_fingerprint(user.password_hash)
+    )
+    link = f"{current_app.config['FRONTEND_URL']}/reset-password?token={token}"
+    return Composition(
+        mails=[
+            Mail(
+                key="reset",
+                to=user.email or "",
+                subject="Reset your BaliBlissed password",
+                template="password_reset",
+                context={"user": user, "link": link},
+            )
+        ]
+    )
+
+
+@composer("password_changed")
+def password_changed_email(payload: dict[str, Any]) -> Composition:
+    user = _email_recipient(payload)
+    return Composition(
+        mails=[
+            Mail(
+                key="notice",
+                to=user.email or "",
+                subject="Your BaliBlissed password was changed",
+                template="password_changed",
+                context={"user": user, "changed_at": utcnow()},
+            )
+        ]
+    )
+
+
+# --- profile ---------------------------------------------------------------------------------
+
+
+def update_profile(user: User, changes: dict[str, Any]) -> User:
+    if "email" in changes:
+        changes["email"] = normalise_email(changes["email"])
+    _ensure_available(changes.get("email"), changes.get("username"), exclude=user.id)
+    email_changed = "email" in changes and changes["email"] != user.email
+    for field, value in changes.items():
+        setattr(user, field, value)
+    if email_changed:
+        user.is_verified = False
+        queue_email("verify_email", user.id, user_id=str(user.id))  # commits
+    else:
+        db.session.commit()
+    return user

@@ -1,0 +1,65 @@
+"""Accounts: users and the outside identities (Google, WeChat) linked to them."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from enum import StrEnum
+
+from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, func
+from sqlalchemy.orm import Mapped, mapped_column
+
+from api.extensions import db
+from api.models import TimestampMixin, utcnow
+
+
+class Role(StrEnum):
+    USER = "user"
+    MODERATOR = "moderator"
+    ADMIN = "admin"
+
+
+class User(TimestampMixin, db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    email: Mapped[str | None] = mapped_column(String(254), unique=True)  # WeChat gives none
+    username: Mapped[str] = mapped_column(String(30))
+    full_name: Mapped[str | None] = mapped_column(String(100))
+    password_hash: Mapped[str | None] = mapped_column(String(255))  # none for OAuth-only
+    role: Mapped[str] = mapped_column(String(16), default=Role.USER, index=True)
+    is_active: Mapped[bool] = mapped_column(default=True)
+    is_verified: Mapped[bool] = mapped_column(default=False)
+    auth_provider: Mapped[str] = mapped_column(String(16), default="email")
+    bio: Mapped[str | None] = mapped_column(String(160))
+    website: Mapped[str | None] = mapped_column(String(300))
+    country: Mapped[str | None] = mapped_column(String(100))
+    phone_number: Mapped[str | None] = mapped_column(String(32))
+    date_of_birth: Mapped[date | None]
+    timezone: Mapped[str | None] = mapped_column(String(64))
+    testimonial: Mapped[str | None] = mapped_column(String(500))
+    avatar_media_id: Mapped[uuid.UUID | None]
+    avatar_external_url: Mapped[str | None] = mapped_column(String(500))  # from OAuth profiles
+    webhook_secret: Mapped[str | None] = mapped_column(String(80))
+    # Tokens issued before this moment are refused (password change or reset, deactivation).
+    tokens_valid_after: Mapped[datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[datetime | None]
+
+
+# Usernames are unique regardless of case (emails are stored lower-cased, usernames as typed).
+Index("uq_users_username_lower", func.lower(User.username), unique=True)
+
+
+class OAuthIdentity(TimestampMixin, db.Model):
+    """A provider's account (Google `sub`, WeChat `unionid`/`openid`) linked to a user."""
+
+    __tablename__ = "oauth_identities"
+    __table_args__ = (UniqueConstraint("provider", "subject"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+    user_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    provider: Mapped[str] = mapped_column(String(16))
+    subject: Mapped[str] = mapped_column(String(128))
+    email: Mapped[str | None] = mapped_column(String(254))

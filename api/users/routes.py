@@ -1,0 +1,77 @@
+"""Public profiles and testimonials; user management for administrators."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask_smorest import Blueprint
+
+from api.pagination import PageArgsSchema, page_schema, paginate
+from api.security import require_role
+from api.users import service
+from api.users.models import Role, User
+from api.users.schemas import (
+    AdminUserSchema,
+    AdminUserUpdateSchema,
+    PublicUserSchema,
+    TestimonialSchema,
+    UserListArgsSchema,
+)
+
+blp = Blueprint("users", __name__, url_prefix="/api/v1", description="Users and testimonials.")
+
+
+@blp.route("/users/by-username/<string:username>")
+@blp.response(200, PublicUserSchema)
+@blp.alt_response(404, description="No such user.")
+def public_profile(username: str) -> User:
+    """A traveller's public profile (no email, phone or birth date)."""
+    return service.public_profile(username)
+
+
+@blp.route("/testimonials")
+@blp.arguments(PageArgsSchema, location="query", as_kwargs=True)
+@blp.response(200, page_schema(TestimonialSchema))
+def testimonials(page: int, per_page: int) -> dict[str, Any]:
+    """Travellers' testimonials, newest first."""
+    return paginate(service.testimonials(), page, per_page)
+
+
+@blp.route("/users")
+@blp.arguments(UserListArgsSchema, location="query")
+@blp.response(200, page_schema(AdminUserSchema))
+@blp.alt_response(403, description="Administrators only.")
+def list_users(args: dict[str, Any]) -> dict[str, Any]:
+    """All users, newest first (filters: role, is_verified, is_active, q)."""
+    require_role(Role.ADMIN)
+    page, per_page = args.pop("page"), args.pop("per_page")
+    return paginate(service.search(args), page, per_page)
+
+
+@blp.route("/users/<uuid:user_id>")
+@blp.response(200, AdminUserSchema)
+@blp.alt_response(403, description="Administrators only.")
+@blp.alt_response(404, description="No such user.")
+def get_user(user_id: uuid.UUID) -> User:
+    """One user, with the fields only administrators see."""
+    require_role(Role.ADMIN)
+    return service.get(user_id)
+
+
+@blp.route("/users/<uuid:user_id>", methods=["PATCH"])
+@blp.arguments(AdminUserUpdateSchema)
+@blp.response(200, AdminUserSchema)
+@blp.alt_response(403, description="Administrators only.")
+@blp.alt_response(409, description="Administrators cannot demote or deactivate themselves.")
+def update_user(changes: dict[str, Any], user_id: uuid.UUID) -> User:
+    """Change a user's role, active flag or verified flag."""
+    return service.administer(require_role(Role.ADMIN), user_id, changes)
+
+
+@blp.route("/users/<uuid:user_id>", methods=["DELETE"])
+@blp.response(204)
+@blp.alt_response(403, description="Administrators only.")
+def delete_user(user_id: uuid.UUID) -> None:
+    """Delete a user and what belongs to them."""
+    service.delete(require_role(Role.ADMIN), user_id)

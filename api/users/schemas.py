@@ -1,0 +1,99 @@
+"""User representations: private (the owner and admins), public, and admin edits."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from marshmallow import Schema, ValidationError, fields, validate
+
+from api.fields import Text
+from api.pagination import PageArgsSchema
+from api.users.models import Role, User
+
+USERNAME = validate.Regexp(
+    r"^[A-Za-z0-9][A-Za-z0-9_.-]{2,29}$",
+    error="3 to 30 letters, digits, '.', '_' or '-', starting with a letter or digit.",
+)
+PHONE = validate.Regexp(r"^\+?[0-9][0-9 ()\-]{6,24}$", error="Not a valid phone number.")
+ROLES = [role.value for role in Role]
+
+
+def avatar_url(user: User) -> str | None:
+    return user.avatar_external_url
+
+
+def plausible_birth_date(day: date) -> None:
+    today = datetime.now(UTC).date()
+    age = today.year - day.year - ((today.month, today.day) < (day.month, day.day))
+    if not 13 <= age <= 120:
+        raise ValidationError("Age must be between 13 and 120 years.")
+
+
+class PublicUserSchema(Schema):
+    id = fields.UUID()
+    username = fields.String()
+    full_name = fields.String(allow_none=True)
+    avatar_url = fields.Function(avatar_url, metadata={"type": "string", "nullable": True})
+    bio = fields.String(allow_none=True)
+    website = fields.String(allow_none=True)
+    country = fields.String(allow_none=True)
+    testimonial = fields.String(allow_none=True)
+    created_at = fields.AwareDateTime()
+
+
+class UserSchema(PublicUserSchema):
+    email = fields.String(allow_none=True)
+    role = fields.String(metadata={"enum": ROLES})
+    is_verified = fields.Boolean()
+    auth_provider = fields.String()
+    phone_number = fields.String(allow_none=True)
+    date_of_birth = fields.Date(allow_none=True)
+    timezone = fields.String(allow_none=True)
+    updated_at = fields.AwareDateTime()
+
+
+class AdminUserSchema(UserSchema):
+    is_active = fields.Boolean()
+    last_login_at = fields.AwareDateTime(allow_none=True)
+
+
+class ProfileUpdateSchema(Schema):
+    full_name = Text(allow_none=True, validate=validate.Length(min=1, max=100))
+    username = Text(validate=USERNAME)
+    email = fields.Email(validate=validate.Length(max=254))
+    bio = Text(allow_none=True, multiline=True, validate=validate.Length(max=160))
+    website = fields.Url(
+        allow_none=True, schemes={"http", "https"}, validate=validate.Length(max=300)
+    )
+    country = Text(allow_none=True, validate=validate.Length(min=1, max=100))
+    phone_number = Text(allow_none=True, validate=PHONE)
+    date_of_birth = fields.Date(allow_none=True, validate=plausible_birth_date)
+    timezone = Text(allow_none=True)
+    testimonial = Text(allow_none=True, multiline=True, validate=validate.Length(max=500))
+
+
+class AdminUserUpdateSchema(Schema):
+    role = fields.String(validate=validate.OneOf(ROLES))
+    is_active = fields.Boolean()
+    is_verified = fields.Boolean()
+
+
+class UserListArgsSchema(PageArgsSchema):
+    role = fields.String(validate=validate.OneOf(ROLES))
+    is_verified = fields.Boolean()
+    is_active = fields.Boolean()
+    q = fields.String(validate=validate.Length(min=1, max=100))
+
+
+class TestimonialAuthorSchema(Schema):
+    username = fields.String()
+    full_name = fields.String(allow_none=True)
+    avatar_url = fields.Function(avatar_url, metadata={"type": "string", "nullable": True})
+
+
+class TestimonialSchema(Schema):
+    author = fields.Function(
+        lambda user: TestimonialAuthorSchema().dump(user), metadata={"type": "object"}
+    )
+    testimonial = fields.String()
+    updated_at = fields.AwareDateTime()

@@ -1,0 +1,101 @@
+"""Public profiles, testimonials, and the administrators' user management."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from sqlalchemy import Select, func, or_, select
+
+from api.auth.service import end_all_sessions
+from api.errors import Conflict, NotFound
+from api.extensions import db
+from api.security import Caller
+from api.users.models import User
+
+
+def public_profile(username: str) -> User:
+    user = db.session.scalar(
+        select(User).where(func.lower(User.username) == username.lower(), User.is_active)
+    )
+    if user is None:
+        raise NotFound("No traveller with this username.")
+    return user
+
+
+def testimonials() -> Select[tuple[User]]:
+    return (
+        select(User)
+        .where(User.is_active, User.testimonial.is_not(None), User.testimonial != "")
+        .order_by(User.updated_at.desc(), User.id)
+    )
+
+
+def search(filters: dict[str, Any]) -> Select[tuple[User]]:
+    query = select(User)
+    for field in ("role", "is_verified", "is_active"):
+        if field in filters:
+            query = query.where(getattr(User, field) == filters[field])
+    if filters.get("q"):
+        pattern = f"%{filters['q'].lower()}%"
+        query = query.where(
+            or_(
+                User.email.like(pattern),
+                func.lower(User.username).like(pattern),
+                func.lower(User.full_name).like(pattern),
+            )
+        )
+    return query.order_by(User.created_at.desc(), User.id)
+
+
+def get(user_id: uuid.UUID) -> User:
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise NotFound("No user with this id.")
+    return user
+
+
+def _refuse_self(admin: Caller, user: User, action: str) -> None:
+    """An administrator cannot lock themselves out (and so, possibly, everyone)."""
+    if admin.user_id == user.id:
+        raise Conflict(f"You cannot {action} your own account.", code="cannot_modify_self")
+
+
+def administer(admin: Caller, user_id: uuid.UUID, changes: dict[str, Any]) -> User:
+    user = get(user_id)
+    if changes.get("role", user.role) != user.role or changes.get("is_active") is False:
+        _refuse_self(admin, user, "demote or deactivate")
+    for field, value in changes.items():
+        setattr(user, field, value)
+    if changes.get("is_active") is False:
+        end_all_sessions(user)
+    db.session.commit()
+    return user
+
+
+def delete(admin: Caller, user_id: uuid.UUID) -> None:
+    """Delete the account; its identities, jobs and deliveries go with it (foreign keys)."""
+    user = get(user_id)
+    _refuse_self(admin, user, "delete")
+    db.session.delete(user)
+    db.session.commit()
+
+
+def counts() -> dict[str, Any]:
+    rows = db.session.execute(
+        select(User.role, User.is_verified, func.count()).group_by(User.role, User.is_verified)
+    ).all()
+    by_role: dict[str, int] = {}
+    verified = unverified = 0
+    for role, is_verified, count in rows:
+        by_role[role] = by_role.get(role, 0) + count
+        if is_verified:
+            verified += count
+        else:
+            unverified += count
+    return {
+        "total": verified + unverified,
+        "by_role": by_role,
+        "verified": verified,
+        "unverified": unverified,
+    }

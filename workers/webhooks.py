@@ -1,0 +1,24 @@
+"""Webhook delivery: one attempt per task run; retries are scheduled by the delivery row."""
+
+from __future__ import annotations
+
+import uuid
+
+from celery import Task, shared_task
+
+from api.webhooks import service as webhooks
+
+
+@shared_task(
+    name=webhooks.DELIVER_TASK,
+    bind=True,
+    acks_late=True,
+    reject_on_worker_lost=True,
+    soft_time_limit=30,
+    time_limit=40,
+    max_retries=None,
+)
+def deliver(self: Task, delivery_id: str) -> None:
+    delay = webhooks.deliver(uuid.UUID(delivery_id))
+    if delay is not None:
+        raise self.retry(countdown=delay)
