@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from http import HTTPStatus
 from typing import Any
 
+import redis
 from flask import Flask, Response, g
 from flask_smorest import Api
 from marshmallow import Schema, fields
@@ -184,6 +185,17 @@ def handle_api_error(error: ApiError) -> Response:
     )
 
 
+def handle_backing_service_down(error: Exception) -> Response:
+    """Redis (cache, revocations, lockout counters) unreachable: a clear 503, not a 500."""
+    log.error("backing service unavailable: %s", error)
+    return problem(
+        503,
+        "service_unavailable",
+        "A service we depend on is unavailable; try again shortly.",
+        headers={"Retry-After": "30"},
+    )
+
+
 def handle_unexpected(error: Exception) -> Response:
     log.error("unhandled exception", exc_info=error)
     return problem(500)
@@ -202,4 +214,6 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(ApiError, handle_api_error)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(InternalServerError, handle_http_exception)
+    app.register_error_handler(redis.exceptions.ConnectionError, handle_backing_service_down)
+    app.register_error_handler(redis.exceptions.TimeoutError, handle_backing_service_down)
     app.register_error_handler(Exception, handle_unexpected)

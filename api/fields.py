@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime
+from functools import cache
 from typing import Any
+from zoneinfo import available_timezones
 
 from marshmallow import ValidationError, fields
 
@@ -41,6 +43,20 @@ class Text(fields.String):
         if not text and self.required:
             raise ValidationError("Must not be blank.")
         return text
+
+
+@cache
+def _timezones() -> frozenset[str]:
+    return frozenset(available_timezones())  # scans the disk: once per process
+
+
+def is_timezone(name: str | None) -> bool:
+    return bool(name) and name in _timezones()
+
+
+def known_timezone(name: str | None) -> None:
+    if name is not None and not is_timezone(name):
+        raise ValidationError("Not a known IANA time zone (e.g. Asia/Makassar).")
 
 
 def not_disposable_email(address: str) -> None:

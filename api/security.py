@@ -60,7 +60,7 @@ def load_token_user(claims: dict[str, Any]) -> User:
     user = db.session.get(User, user_id)
     if user is None or not user.is_active:
         raise Unauthorized("This account no longer exists or is disabled.", headers=BEARER)
-    if int(claims.get("iat", 0)) < int(user.tokens_valid_after.timestamp()):
+    if claims.get("ver") != user.session_version:
         raise Unauthorized("This session has ended; sign in again.", headers=BEARER)
     return user
 

@@ -14,7 +14,6 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +30,6 @@ from api import create_app
 from api.auth.tokens import issue_pair
 from api.extensions import db
 from api.jobs.kinds import QUEUES
-from api.models import utcnow
 from api.users.models import User
 from api.users.passwords import hash_password
 
@@ -248,7 +246,6 @@ def create_user(
                     role=role,
                     is_verified=verified,
                     password_hash=hash_password(PASSWORD, "development"),
-                    tokens_valid_after=utcnow().replace(microsecond=0) - timedelta(seconds=1),
                 )
             )
             db.session.commit()
@@ -259,7 +256,7 @@ def token_for(app: Flask, user_id: uuid.UUID | None = None, role: str = "user") 
     """An Authorization header for a (created if needed) user with this id and role."""
     user_id = create_user(app, user_id, role=role)
     with app.app_context():
-        pair = issue_pair(user_id)
+        pair = issue_pair(db.session.get(User, user_id))
     return {"Authorization": f"Bearer {pair['access_token']}"}
 
 

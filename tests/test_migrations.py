@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
@@ -32,6 +33,7 @@ def test_upgrade_head_matches_the_models_and_downgrade_base_empties_the_database
             db.engine.dispose()
 
 
+@pytest.mark.filterwarnings("ignore:.*expression-based index")  # SQLite cannot reflect them
 def test_migrations_also_run_on_sqlite(tmp_path):
     app = create_app({"APP_ENV": "testing", "DATA_DIR": str(tmp_path)})
     with app.app_context():

@@ -18,7 +18,6 @@ from api.errors import ApiError, Forbidden, NotFound
 from api.extensions import cache, db
 from api.integrations.errors import IntegrationError
 from api.integrations.oauth import AuthorizationRequest, OAuthProfile, OAuthProvider
-from api.models import utcnow
 from api.users.models import OAuthIdentity, User
 
 STATE_KEY = "oauth-state:{}"
@@ -118,7 +117,6 @@ def _new_user(profile: OAuthProfile) -> User:
         auth_provider=profile.provider,
         is_verified=email is not None,
         avatar_external_url=(profile.picture or "")[:500] or None,
-        tokens_valid_after=utcnow().replace(microsecond=0),
     )
     db.session.add(user)
     db.session.flush()

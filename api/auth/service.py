@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 import uuid
 from typing import Any
-from zoneinfo import available_timezones
 
 from flask import current_app
 from sqlalchemy import func, or_, select
@@ -14,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from api.auth import tokens
 from api.errors import ApiError, Conflict, Forbidden, Unauthorized, ValidationFailed
 from api.extensions import cache, db
+from api.fields import is_timezone
 from api.jobs.errors import JobFailed
 from api.mail.service import Composition, Mail, composer, queue_email
 from api.models import utcnow
@@ -67,7 +67,7 @@ def _ensure_available(email: str | None, username: str | None, exclude: uuid.UUI
 
 
 def valid_timezone(name: str | None) -> str | None:
-    return name if name and name in available_timezones() else None
+    return name if is_timezone(name) else None
 
 
 # --- registration and sign-in ----------------------------------------------------------------
@@ -84,7 +84,6 @@ def register(data: dict[str, Any], client_timezone: str | None) -> User:
         full_name=data.get("full_name"),
         password_hash=passwords.hash_password(data["password"], _level()),
         timezone=valid_timezone(client_timezone),
-        tokens_valid_after=utcnow().replace(microsecond=0),
     )
     db.session.add(user)
     try:
@@ -92,8 +91,7 @@ def register(data: dict[str, Any], client_timezone: str | None) -> User:
     except IntegrityError as exc:  # a concurrent registration won the race
         db.session.rollback()
         raise Conflict("An account with this email or username already exists.") from exc
-    cache.add(VERIFICATION_SENDS_KEY.format(user.id), 0, timeout=86400)
-    cache.inc(VERIFICATION_SENDS_KEY.format(user.id))
+    _count(VERIFICATION_SENDS_KEY.format(user.id), 86400)  # this first email counts
     queue_email("verify_email", user.id, user_id=str(user.id))  # commits the user too
     return user
 
@@ -110,7 +108,6 @@ def create_admin(*, email: str, username: str, password: str, full_name: str | N
         password_hash=passwords.hash_password(password, _level()),
         role=Role.ADMIN,
         is_verified=True,
-        tokens_valid_after=utcnow().replace(microsecond=0),
     )
     db.session.add(user)
     db.session.commit()
@@ -132,12 +129,17 @@ def _raise_if_locked(subject: str) -> None:
         )
 
 
+def _count(key: str, window: int) -> int:
+    """Increment a counter that starts at the first event and expires `window` seconds later."""
+    cache.add(key, 0, timeout=window)
+    return int(cache.cache.inc(key) or 0)  # INCR on Redis: atomic, keeps the expiry
+
+
 def _record_failure(subject: str) -> None:
     config = current_app.config
     window = config["LOGIN_LOCKOUT_MINUTES"] * 60
     key = FAILURES_KEY.format(subject)
-    cache.add(key, 0, timeout=window)
-    if (cache.inc(key) or 0) >= config["LOGIN_MAX_ATTEMPTS"]:
+    if _count(key, window) >= config["LOGIN_MAX_ATTEMPTS"]:
         cache.set(LOCK_KEY.format(subject), time.time() + window, timeout=window)
         cache.delete(key)
 
@@ -161,19 +163,19 @@ def login(login_name: str, password: str) -> dict[str, Any]:
         user.password_hash = passwords.hash_password(password, _level())
     user.last_login_at = utcnow()
     db.session.commit()
-    return tokens.issue_pair(user.id)
+    return tokens.issue_pair(user)
 
 
 def sign_in(user: User) -> dict[str, Any]:
     """A token pair for a user authenticated another way (OAuth)."""
     user.last_login_at = utcnow()
     db.session.commit()
-    return tokens.issue_pair(user.id)
+    return tokens.issue_pair(user)
 
 
 def refresh(claims: dict[str, Any], user: User) -> dict[str, Any]:
     tokens.spend_refresh_token(claims)
-    return tokens.issue_pair(user.id, family=claims["fam"])
+    return tokens.issue_pair(user, family=claims["fam"])
 
 
 def logout(access_claims: dict[str, Any], refresh_token: str | None, user: User) -> None:
@@ -186,16 +188,15 @@ def logout(access_claims: dict[str, Any], refresh_token: str | None, user: User)
 
 
 def end_all_sessions(user: User) -> None:
-    """Tokens issued before now stop working (checked on every request)."""
-    user.tokens_valid_after = utcnow().replace(microsecond=0)
+    """Every token issued so far stops working (checked on every request)."""
+    user.session_version += 1
 
 
 # --- email verification ----------------------------------------------------------------------
 
 
 def _within_quota(key: str, limit: int, window: int) -> bool:
-    cache.add(key, 0, timeout=window)
-    return (cache.inc(key) or 0) <= limit
+    return _count(key, window) <= limit
 
 
 def resend_verification(email: str) -> None:

@@ -19,6 +19,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from api.errors import ApiError, ServiceUnavailable, Unauthorized
 from api.extensions import cache
+from api.users.models import User
 
 REVOKED_TOKEN = "revoked-token:{}"
 REVOKED_FAMILY = "revoked-family:{}"
@@ -26,10 +27,10 @@ SPENT_REFRESH = "spent-refresh:{}"
 SPENT_ONE_TIME = "spent-one-time:{}"
 
 
-def issue_pair(user_id: uuid.UUID, family: str | None = None) -> dict[str, Any]:
+def issue_pair(user: User, family: str | None = None) -> dict[str, Any]:
     family = family or uuid.uuid4().hex
-    identity = str(user_id)
-    claims = {"fam": family}
+    identity = str(user.id)
+    claims = {"fam": family, "ver": user.session_version}
     return {
         "access_token": create_access_token(identity=identity, additional_claims=claims),
         "refresh_token": create_refresh_token(identity=identity, additional_claims=claims),

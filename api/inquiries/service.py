@@ -78,4 +78,4 @@ def set_status(inquiry_id: uuid.UUID, status: str) -> Inquiry:
 
 def counts_by_status() -> dict[str, int]:
     rows = db.session.execute(select(Inquiry.status, func.count()).group_by(Inquiry.status))
-    return dict(rows.tuples().all())
+    return dict(rows.all())  # type: ignore[arg-type]

@@ -10,7 +10,7 @@ from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from api.extensions import db
-from api.models import TimestampMixin, utcnow
+from api.models import TimestampMixin
 
 
 class Role(StrEnum):
@@ -41,8 +41,9 @@ class User(TimestampMixin, db.Model):
     avatar_media_id: Mapped[uuid.UUID | None]
     avatar_external_url: Mapped[str | None] = mapped_column(String(500))  # from OAuth profiles
     webhook_secret: Mapped[str | None] = mapped_column(String(80))
-    # Tokens issued before this moment are refused (password change or reset, deactivation).
-    tokens_valid_after: Mapped[datetime] = mapped_column(default=utcnow)
+    # Tokens carry the version they were issued under; bumping it (password change or reset,
+    # deactivation) ends every session at once.
+    session_version: Mapped[int] = mapped_column(default=1)
     last_login_at: Mapped[datetime | None]
 
 

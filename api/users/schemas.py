@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 
 from marshmallow import Schema, ValidationError, fields, validate
 
-from api.fields import Text
+from api.fields import Text, known_timezone
 from api.pagination import PageArgsSchema
 from api.users.models import Role, User
 
@@ -68,7 +68,7 @@ class ProfileUpdateSchema(Schema):
     country = Text(allow_none=True, validate=validate.Length(min=1, max=100))
     phone_number = Text(allow_none=True, validate=PHONE)
     date_of_birth = fields.Date(allow_none=True, validate=plausible_birth_date)
-    timezone = Text(allow_none=True)
+    timezone = Text(allow_none=True, validate=known_timezone)
     testimonial = Text(allow_none=True, multiline=True, validate=validate.Length(max=500))
 
 

@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-26 05:46:48.560006
+Create Date: 2026-11-26 05:52:49.401663
 
 """
 from alembic import op
@@ -38,7 +38,7 @@ def upgrade():
     sa.Column('avatar_media_id', sa.Uuid(), nullable=True),
     sa.Column('avatar_external_url', sa.String(length=500), nullable=True),
     sa.Column('webhook_secret', sa.String(length=80), nullable=True),
-    sa.Column('tokens_valid_after', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('session_version', sa.Integer(), nullable=False),
     sa.Column('last_login_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),

@@ -1,0 +1,191 @@
+"""Google (OpenID Connect) and WeChat sign-in against a local fake provider."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from tests.conftest import create_user, sql
+from tests.support.fake_oauth import CLIENT_ID, FakeOAuthProvider
+
+
+@pytest.fixture
+def provider():
+    with FakeOAuthProvider() as fake:
+        yield fake
+
+
+@pytest.fixture
+def oauth_client(make_app, provider):
+    return make_app(**provider.settings()).test_client()
+
+
+def start(client, name="google"):
+    response = client.get(f"/api/v1/auth/oauth/{name}/login")
+    assert response.status_code == 302
+    return response.headers["Location"]
+
+
+def query_of(url):
+    return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
+
+
+def test_google_sign_in_creates_a_verified_account_then_finds_it_again(oauth_client, provider):
+    location = start(oauth_client)
+    query = query_of(location)
+    assert location.startswith(f"{provider.url}/o/oauth2/v2/auth?")
+    assert query["client_id"] == CLIENT_ID
+    assert query["scope"] == "openid email profile"
+    assert query["code_challenge_method"] == "S256"
+    assert query["redirect_uri"].endswith("/api/v1/auth/oauth/google/callback")
+    code = provider.authorize_google(location, sub="g-123", email="Wayan@Gmail.test")
+
+    response = oauth_client.get(
+        f"/api/v1/auth/oauth/google/callback?code={code}&state={query['state']}"
+    )
+
+    assert response.status_code == 200, response.get_json()
+    tokens = response.get_json()
+    me = oauth_client.get(
+        "/api/v1/auth/me", headers={"Authorization": f"Bearer {tokens['access_token']}"}
+    ).get_json()
+    assert me["email"] == "wayan@gmail.test"
+    assert me["is_verified"] is True
+    assert me["auth_provider"] == "google"
+    assert me["full_name"] == "Wayan Test"
+    assert me["avatar_url"] == "https://lh3.googleusercontent.test/a/photo.jpg"
+    again_location = start(oauth_client)
+    again = oauth_client.get(
+        "/api/v1/auth/oauth/google/callback?code="
+        f"{provider.authorize_google(again_location, sub='g-123', email='wayan@gmail.test')}"
+        f"&state={query_of(again_location)['state']}"
+    )
+    assert again.status_code == 200
+    assert sql(oauth_client.application, "SELECT count(*) FROM users")[0][0] == 1
+
+
+def test_google_links_an_existing_account_by_verified_email(oauth_client, provider):
+    user_id = create_user(
+        oauth_client.application, username="nyoman", email="nyoman@example.com", verified=False
+    )
+    location = start(oauth_client)
+    code = provider.authorize_google(location, sub="g-9", email="nyoman@example.com")
+
+    response = oauth_client.get(
+        f"/api/v1/auth/oauth/google/callback?code={code}&state={query_of(location)['state']}"
+    )
+
+    assert response.status_code == 200
+    rows = sql(
+        oauth_client.application,
+        "SELECT u.id, u.is_verified, i.provider, i.subject FROM users u "
+        "JOIN oauth_identities i ON i.user_id = u.id",
+    )
+    assert rows == [(user_id, True, "google", "g-9")]
+
+
+def test_an_unverified_google_email_does_not_take_over_an_account(oauth_client, provider):
+    create_user(oauth_client.application, username="victim", email="victim@example.com")
+    location = start(oauth_client)
+    code = provider.authorize_google(
+        location, sub="g-evil", email="victim@example.com", verified=False
+    )
+
+    oauth_client.get(
+        f"/api/v1/auth/oauth/google/callback?code={code}&state={query_of(location)['state']}"
+    )
+
+    rows = sql(
+        oauth_client.application,
+        "SELECT u.username, u.email FROM users u JOIN oauth_identities i "
+        "ON i.user_id = u.id WHERE i.subject = 'g-evil'",
+    )
+    assert rows[0][0] != "victim"
+    assert rows[0][1] is None
+
+
+@pytest.mark.parametrize("state", ["", "made-up-state"])
+def test_missing_or_unknown_state_is_400(oauth_client, provider, state):
+    location = start(oauth_client)
+    code = provider.authorize_google(location, sub="g-1", email="a@example.com")
+
+    response = oauth_client.get(f"/api/v1/auth/oauth/google/callback?code={code}&state={state}")
+
+    assert response.status_code == 400
+    assert response.get_json()["code"] == "oauth_state_invalid"
+
+
+def test_state_works_once_and_only_for_its_provider(oauth_client, provider):
+    location = start(oauth_client)
+    state = query_of(location)["state"]
+    wrong_provider = oauth_client.get(f"/api/v1/auth/oauth/wechat/callback?code=x&state={state}")
+    assert wrong_provider.status_code == 400
+    code = provider.authorize_google(location, sub="g-1", email="a@example.com")
+    # The state was spent by the first (refused) use.
+    replay = oauth_client.get(f"/api/v1/auth/oauth/google/callback?code={code}&state={state}")
+    assert replay.status_code == 400
+
+
+def test_id_token_with_the_wrong_nonce_or_signature_is_refused(oauth_client, provider):
+    stranger_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    for kwargs in ({"nonce": "replayed-nonce"}, {"sign_with": stranger_key}):
+        location = start(oauth_client)
+        code = provider.authorize_google(location, sub="g-1", email="a@example.com", **kwargs)
+        response = oauth_client.get(
+            f"/api/v1/auth/oauth/google/callback?code={code}&state={query_of(location)['state']}"
+        )
+        assert response.status_code == 400, kwargs
+        assert response.get_json()["code"] == "oauth_failed"
+    assert sql(oauth_client.application, "SELECT count(*) FROM users")[0][0] == 0
+
+
+def test_denied_consent_is_400(oauth_client):
+    state = query_of(start(oauth_client))["state"]
+
+    response = oauth_client.get(
+        f"/api/v1/auth/oauth/google/callback?error=access_denied&state={state}"
+    )
+
+    assert response.status_code == 400
+    assert response.get_json()["code"] == "oauth_denied"
+
+
+def test_wechat_sign_in_uses_the_unionid_and_needs_no_email(oauth_client, provider):
+    location = start(oauth_client, "wechat")
+    assert location.startswith(f"{provider.url}/connect/qrconnect?")
+    assert location.endswith("#wechat_redirect")
+    query = query_of(location.split("#")[0])
+    assert query["appid"] == "wx-test-app"
+    assert query["scope"] == "snsapi_login"
+    code = provider.authorize_wechat(unionid="u-42", nickname="Li Wei")
+
+    response = oauth_client.get(
+        f"/api/v1/auth/oauth/wechat/callback?code={code}&state={query['state']}"
+    )
+
+    assert response.status_code == 200, response.get_json()
+    rows = sql(
+        oauth_client.application,
+        "SELECT u.email, u.full_name, u.auth_provider, i.subject FROM users u "
+        "JOIN oauth_identities i ON i.user_id = u.id",
+    )
+    assert rows == [(None, "Li Wei", "wechat", "u-42")]
+
+
+def test_wechat_error_codes_are_400(oauth_client, provider):
+    provider.wechat_errcode = 40029
+    state = query_of(start(oauth_client, "wechat").split("#")[0])["state"]
+
+    response = oauth_client.get(f"/api/v1/auth/oauth/wechat/callback?code=bad&state={state}")
+
+    assert response.status_code == 400
+
+
+def test_an_unconfigured_provider_is_404(client):
+    response = client.get("/api/v1/auth/oauth/google/login")
+
+    assert response.status_code == 404
+    assert response.get_json()["code"] == "provider_not_available"
+    assert client.get("/api/v1/auth/oauth/facebook/login").status_code == 404

@@ -1,0 +1,210 @@
+"""Public profiles, testimonials, administration, the inquiries back office, and leaks."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+from tests.conftest import PASSWORD, create_user, sql, token_for
+from tests.test_inquiries import VALID
+
+
+def test_public_profile_shows_public_fields_only(app, client):
+    user_id = create_user(app, username="Komang", email="komang@example.com")
+    headers = token_for(app, user_id)
+    client.patch(
+        "/api/v1/auth/me",
+        headers=headers,
+        json={
+            "bio": "Surf guide",
+            "phone_number": "+62 811 000 111",
+            "date_of_birth": "1992-02-02",
+        },
+    )
+
+    response = client.get("/api/v1/users/by-username/KOMANG")
+
+    assert response.status_code == 200
+    profile = response.get_json()
+    assert profile["username"] == "Komang"
+    assert profile["bio"] == "Surf guide"
+    for private in ("email", "phone_number", "date_of_birth", "role", "timezone"):
+        assert private not in profile
+    assert client.get("/api/v1/users/by-username/nobody").status_code == 404
+
+
+def test_testimonials_list_active_users_with_one(app, client):
+    for name, text in (("ayu", "Unforgettable Nusa Penida day!"), ("budi", None)):
+        headers = token_for(app, create_user(app, username=name))
+        if text:
+            client.patch("/api/v1/auth/me", headers=headers, json={"testimonial": text})
+
+    page = client.get("/api/v1/testimonials").get_json()
+
+    assert page["meta"]["total"] == 1
+    [item] = page["items"]
+    assert item["testimonial"] == "Unforgettable Nusa Penida day!"
+    assert item["author"] == {"username": "ayu", "full_name": None, "avatar_url": None}
+
+
+def test_user_administration_is_for_admins_only(app, client):
+    target = create_user(app, username="regular")
+
+    assert client.get("/api/v1/users").status_code == 401
+    assert client.get("/api/v1/users", headers=token_for(app)).status_code == 403
+    for role in ("user", "moderator"):
+        headers = token_for(app, role=role)
+        assert (
+            client.patch(
+                f"/api/v1/users/{target}", headers=headers, json={"role": "admin"}
+            ).status_code
+            == 403
+        )
+        assert client.delete(f"/api/v1/users/{target}", headers=headers).status_code == 403
+        assert client.get("/api/v1/admin/stats", headers=headers).status_code == 403
+
+
+def test_admin_lists_and_filters_users(app, client):
+    admin = token_for(app, role="admin")
+    create_user(app, username="mod1", role="moderator")
+    create_user(app, username="newbie", verified=False)
+
+    everyone = client.get("/api/v1/users?per_page=2", headers=admin).get_json()
+    moderators = client.get("/api/v1/users?role=moderator", headers=admin).get_json()
+    unverified = client.get("/api/v1/users?is_verified=false", headers=admin).get_json()
+    search = client.get("/api/v1/users?q=NEWB", headers=admin).get_json()
+
+    assert everyone["meta"]["total"] == 3
+    assert len(everyone["items"]) == 2
+    assert [u["username"] for u in moderators["items"]] == ["mod1"]
+    assert [u["username"] for u in unverified["items"]] == ["newbie"]
+    assert [u["username"] for u in search["items"]] == ["newbie"]
+    assert client.get("/api/v1/users?role=king", headers=admin).status_code == 422
+
+
+def test_admin_changes_role_and_deactivation_ends_sessions(app, client):
+    admin = token_for(app, role="admin")
+    target = create_user(app, username="wayan")
+    target_headers = token_for(app, target)
+
+    promoted = client.patch(f"/api/v1/users/{target}", headers=admin, json={"role": "moderator"})
+    assert promoted.get_json()["role"] == "moderator"
+    assert client.get("/api/v1/auth/me", headers=target_headers).status_code == 200
+    deactivated = client.patch(f"/api/v1/users/{target}", headers=admin, json={"is_active": False})
+
+    assert deactivated.status_code == 200
+    assert deactivated.get_json()["is_active"] is False
+    assert client.get("/api/v1/auth/me", headers=target_headers).status_code == 401
+    login = client.post("/api/v1/auth/login", json={"login": "wayan", "password": PASSWORD})
+    assert login.status_code == 403
+    assert login.get_json()["code"] == "account_disabled"
+    assert (
+        client.patch(f"/api/v1/users/{target}", headers=admin, json={"role": "emperor"}).status_code
+        == 422
+    )
+
+
+def test_admins_cannot_lock_themselves_out(app, client):
+    admin_id = create_user(app, username="boss", role="admin")
+    headers = token_for(app, admin_id)
+
+    demote = client.patch(f"/api/v1/users/{admin_id}", headers=headers, json={"role": "user"})
+    delete = client.delete(f"/api/v1/users/{admin_id}", headers=headers)
+
+    assert demote.status_code == delete.status_code == 409
+
+
+def test_deleting_a_user_deletes_what_belongs_to_them(app, client):
+    admin = token_for(app, role="admin")
+    target = create_user(app, username="leaving")
+    job = client.post("/api/v1/inquiries", json=VALID, headers=token_for(app, target)).get_json()
+
+    response = client.delete(f"/api/v1/users/{target}", headers=admin)
+
+    assert response.status_code == 204
+    assert client.get(f"/api/v1/users/{target}", headers=admin).status_code == 404
+    assert sql(app, "SELECT count(*) FROM jobs WHERE id = :id", id=job["id"]) == [(0,)]
+    assert sql(app, "SELECT count(*) FROM inquiries") == [(1,)]  # the agency keeps inquiries
+    assert client.delete(f"/api/v1/users/{uuid.uuid4()}", headers=admin).status_code == 404
+
+
+def test_admin_stats(app, client):
+    admin = token_for(app, role="admin")
+    create_user(app, username="unverified", verified=False)
+    client.post("/api/v1/inquiries", json=VALID)
+
+    stats = client.get("/api/v1/admin/stats", headers=admin).get_json()
+
+    assert stats["users"] == {
+        "total": 2,
+        "by_role": {"admin": 1, "user": 1},
+        "verified": 1,
+        "unverified": 1,
+    }
+    assert stats["jobs"] == {"email": {"queued": 1}}
+    assert stats["content"] == {"inquiries": {"new": 1}}
+
+
+def test_inquiries_back_office(app, client):
+    admin = token_for(app, role="admin")
+    first = client.post("/api/v1/inquiries", json=VALID).get_json()
+    client.post("/api/v1/inquiries", json={**VALID, "name": "Second"})
+    inquiry_id = sql(app, "SELECT id FROM inquiries WHERE job_id = :id", id=first["id"])[0][0]
+
+    listing = client.get("/api/v1/inquiries", headers=admin).get_json()
+    answered = client.patch(
+        f"/api/v1/inquiries/{inquiry_id}", headers=admin, json={"status": "answered"}
+    )
+    filtered = client.get("/api/v1/inquiries?status=answered", headers=admin).get_json()
+
+    assert listing["meta"]["total"] == 2
+    assert listing["items"][0]["name"] == "Second"  # newest first
+    assert answered.status_code == 200
+    assert answered.get_json()["status"] == "answered"
+    assert [item["id"] for item in filtered["items"]] == [str(inquiry_id)]
+    assert (
+        client.patch(
+            f"/api/v1/inquiries/{inquiry_id}", headers=admin, json={"status": "lost"}
+        ).status_code
+        == 422
+    )
+    assert client.get("/api/v1/inquiries", headers=token_for(app)).status_code == 403
+    assert client.get("/api/v1/inquiries").status_code == 401
+
+
+def test_no_response_leaks_a_password_hash_or_someone_elses_secret(app, client):
+    admin_id = create_user(app, username="chief", role="admin")
+    admin = token_for(app, admin_id)
+    victim = create_user(app, username="victim")
+    victim_secret = client.get("/api/v1/webhooks/secret", headers=token_for(app, victim)).get_json()
+    me = token_for(app)
+    responses = [
+        client.get("/api/v1/auth/me", headers=me),
+        client.patch("/api/v1/auth/me", headers=me, json={"bio": "hi"}),
+        client.get("/api/v1/users/by-username/victim"),
+        client.get("/api/v1/users", headers=admin),
+        client.get(f"/api/v1/users/{victim}", headers=admin),
+        client.patch(f"/api/v1/users/{victim}", headers=admin, json={"is_verified": True}),
+        client.get("/api/v1/testimonials"),
+        client.get("/api/v1/admin/stats", headers=admin),
+        client.get("/api/v1/webhooks/secret", headers=me),
+        client.post(
+            "/api/v1/auth/register",
+            json={
+                "email": "fresh@example.com",
+                "username": "fresh",
+                "password": "Bukit-Peninsula-9",
+            },
+        ),
+        client.get("/openapi.json"),
+    ]
+
+    hashes = [row[0] for row in sql(app, "SELECT password_hash FROM users") if row[0]]
+    for response in responses:
+        text = response.get_data(as_text=True)
+        assert "$argon2" not in text
+        assert all(password_hash not in text for password_hash in hashes)
+        assert victim_secret["secret"] not in text
+        assert "password_hash" not in text
+        assert "webhook_secret" not in text
+    assert json.loads(responses[-3].get_data())["secret"] != victim_secret["secret"]
