@@ -219,29 +219,42 @@ def verify_email(token: str) -> None:
     db.session.commit()
 
 
-@composer("verify_email")
-def verification_email(payload: dict[str, Any]) -> Composition:
-    user = _email_recipient(payload)
-    token = tokens.make_one_time_token("verify-email", uid=str(user.id), email=user.email or "")
-    link = f"{current_app.config['FRONTEND_URL']}/verify-email?token={token}"
-    return Composition(
-        mails=[
-            Mail(
-                key="verify",
-                to=user.email or "",
-                subject="Verify your BaliBlissed account",
-                template="verify_email",
-                context={"user": user, "link": link},
-            )
-        ]
-    )
-
-
 def _email_recipient(payload: dict[str, Any]) -> User:
     user = db.session.get(User, uuid.UUID(payload["user_id"]))
     if user is None or not user.email:
         raise JobFailed("recipient_not_found", "The account this email is for is gone.")
     return user
+
+
+def _account_email(user: User, template: str, subject: str, **context: Any) -> Composition:
+    """One message to the account's owner; `template` also names it within the job."""
+    return Composition(
+        mails=[
+            Mail(
+                key=template,
+                to=user.email or "",
+                subject=subject,
+                template=template,
+                context={"user": user, **context},
+            )
+        ]
+    )
+
+
+def _frontend_link(path: str, token: str) -> str:
+    return f"{current_app.config['FRONTEND_URL']}/{path}?token={token}"
+
+
+@composer("verify_email")
+def verification_email(payload: dict[str, Any]) -> Composition:
+    user = _email_recipient(payload)
+    token = tokens.make_one_time_token("verify-email", uid=str(user.id), email=user.email or "")
+    return _account_email(
+        user,
+        "verify_email",
+        "Verify your BaliBlissed account",
+        link=_frontend_link("verify-email", token),
+    )
 
 
 # --- passwords -------------------------------------------------------------------------------
@@ -292,33 +305,19 @@ def password_reset_email(payload: dict[str, Any]) -> Composition:
     token = tokens.make_one_time_token(
         "password-reset", uid=str(user.id), pw=tokens.password_fingerprint(user.password_hash)
     )
-    link = f"{current_app.config['FRONTEND_URL']}/reset-password?token={token}"
-    return Composition(
-        mails=[
-            Mail(
-                key="reset",
-                to=user.email or "",
-                subject="Reset your BaliBlissed password",
-                template="password_reset",
-                context={"user": user, "link": link},
-            )
-        ]
+    return _account_email(
+        user,
+        "password_reset",
+        "Reset your BaliBlissed password",
+        link=_frontend_link("reset-password", token),
     )
 
 
 @composer("password_changed")
 def password_changed_email(payload: dict[str, Any]) -> Composition:
     user = _email_recipient(payload)
-    return Composition(
-        mails=[
-            Mail(
-                key="notice",
-                to=user.email or "",
-                subject="Your BaliBlissed password was changed",
-                template="password_changed",
-                context={"user": user, "changed_at": utcnow()},
-            )
-        ]
+    return _account_email(
+        user, "password_changed", "Your BaliBlissed password was changed", changed_at=utcnow()
     )
 
 

@@ -4,29 +4,28 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import secrets
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from tests.support.local_server import LocalServer, QuietHandler
+
 CLIENT_ID = "baliblissed-test.apps.googleusercontent.com"
 ISSUER = "https://accounts.google.test"
 
 
-class FakeOAuthProvider:
+class FakeOAuthProvider(LocalServer):
     def __init__(self) -> None:
         self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self.codes: dict[str, dict[str, Any]] = {}
         self.token_requests: list[dict[str, str]] = []
         self.wechat_errcode: int | None = None
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        super().__init__()
 
     def settings(self) -> dict[str, str]:
         return {
@@ -100,26 +99,15 @@ class FakeOAuthProvider:
             ]
         }
 
-    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+    def handler_class(self) -> type[BaseHTTPRequestHandler]:
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
-            def _json(self, status: int, body: dict[str, Any]) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
+        class Handler(QuietHandler):
             def do_GET(self) -> None:
                 parts = urlsplit(self.path)
                 query = {k: v[0] for k, v in parse_qs(parts.query).items()}
                 if parts.path == "/jwks":
-                    self._json(200, fake._jwks())
+                    self.answer_json(200, fake._jwks())
                 elif parts.path == "/sns/oauth2/access_token":
                     grant = fake.codes.pop(query.get("code", ""), None)
                     if (
@@ -127,13 +115,13 @@ class FakeOAuthProvider:
                         or grant is None
                         or query.get("secret") != "wechat-secret"
                     ):
-                        self._json(
+                        self.answer_json(
                             200, {"errcode": fake.wechat_errcode or 40029, "errmsg": "invalid code"}
                         )
                         return
                     token = f"wx-access-{grant['unionid']}"
                     fake.codes[token] = grant
-                    self._json(
+                    self.answer_json(
                         200,
                         {
                             "access_token": token,
@@ -147,9 +135,9 @@ class FakeOAuthProvider:
                 elif parts.path == "/sns/userinfo":
                     grant = fake.codes.get(query.get("access_token", ""))
                     if grant is None:
-                        self._json(200, {"errcode": 40001, "errmsg": "invalid token"})
+                        self.answer_json(200, {"errcode": 40001, "errmsg": "invalid token"})
                         return
-                    self._json(
+                    self.answer_json(
                         200,
                         {
                             "openid": query["openid"],
@@ -159,7 +147,7 @@ class FakeOAuthProvider:
                         },
                     )
                 else:
-                    self._json(404, {"error": "not_found"})
+                    self.answer_json(404, {"error": "not_found"})
 
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0))).decode()
@@ -178,13 +166,13 @@ class FakeOAuthProvider:
                     or challenge != grant["challenge"]
                     or form.get("client_secret") != "google-secret"
                 ):
-                    self._json(400, {"error": "invalid_grant"})
+                    self.answer_json(400, {"error": "invalid_grant"})
                     return
                 key = grant["sign_with"] or fake.key
                 id_token = jwt.encode(
                     grant["claims"], key, algorithm="RS256", headers={"kid": "test-key"}
                 )
-                self._json(
+                self.answer_json(
                     200,
                     {
                         "access_token": "ya29.x",
@@ -195,11 +183,3 @@ class FakeOAuthProvider:
                 )
 
         return Handler
-
-    def __enter__(self) -> FakeOAuthProvider:
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from http.server import BaseHTTPRequestHandler
+
+from tests.support.local_server import LocalServer, QuietHandler
 
 
 @dataclass
@@ -16,30 +16,24 @@ class Received:
     body: bytes
 
 
-class WebhookReceiver:
+class WebhookReceiver(LocalServer):
     def __init__(self) -> None:
         self.received: list[Received] = []
         self.statuses: list[int] = []  # answers to give, in order, before 204s
         self.delay = 0.0
         self.response_body = b""
         self.redirect_to: str | None = None
-        self.arrived = threading.Event()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        super().__init__()
 
-    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+    def handler_class(self) -> type[BaseHTTPRequestHandler]:
         receiver = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
+        class Handler(QuietHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 receiver.received.append(
                     Received(self.path, {k.lower(): v for k, v in self.headers.items()}, body)
                 )
-                receiver.arrived.set()
                 time.sleep(receiver.delay)
                 status = receiver.statuses.pop(0) if receiver.statuses else 204
                 self.send_response(status)
@@ -56,11 +50,3 @@ class WebhookReceiver:
         while len(self.received) < count and time.monotonic() < deadline:
             time.sleep(0.05)
         return self.received
-
-    def __enter__(self) -> WebhookReceiver:
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
