@@ -19,7 +19,7 @@ class RecordingHandler:
         self.release = threading.Event()
         self.entered_data = threading.Event()
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.entered_data.set()
         if self.stall.is_set():
             # Blocking aiosmtpd's loop is the point: the sender hangs mid-DATA. Once released,
