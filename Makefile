@@ -15,6 +15,7 @@ install:
 
 run: install
 	$(RUN) flask --app wsgi db upgrade
+	$(RUN) flask --app wsgi catalogue seed
 	$(RUN) honcho start -p $${PORT:-8000} web worker beat
 
 test: install
@@ -30,6 +31,7 @@ format: install
 
 migrate: install
 	$(RUN) flask --app wsgi db upgrade
+	$(RUN) flask --app wsgi catalogue seed
 
 bench: install
 	$(RUN) python bench/run.py

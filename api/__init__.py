@@ -12,10 +12,14 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from api import cli, errors, observability, ratelimits, security
 from api.auth.routes import blp as auth_blp
+from api.catalogue.routes import blp as catalogue_blp
+from api.chat.routes import blp as chat_blp
 from api.extensions import api, cache, cors, db, migrate
 from api.inquiries.routes import blp as inquiries_blp
 from api.integrations.email import create_sender
+from api.integrations.gemini import Guard, create_model
 from api.integrations.oauth import configured_providers
+from api.itineraries.routes import blp as itineraries_blp
 from api.jobs.routes import blp as jobs_blp
 from api.ops import metrics
 from api.ops.routes import blp as ops_blp
@@ -53,6 +57,8 @@ def create_app(environ: Mapping[str, str] | None = None) -> Flask:
         )
     app.extensions["email_sender"] = create_sender(app.config)
     app.extensions["oauth_providers"] = configured_providers(app.config)
+    app.extensions["ai_model"] = create_model(app.config)
+    app.extensions["ai_guard"] = Guard(cache, app.config)
     celery_init_app(app)
 
     observability.init_app(app)
@@ -83,5 +89,15 @@ def _tune_sqlite(dbapi_connection: object, _record: object) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    for blueprint in (ops_blp, auth_blp, users_blp, jobs_blp, webhooks_blp, inquiries_blp):
+    for blueprint in (
+        ops_blp,
+        auth_blp,
+        users_blp,
+        jobs_blp,
+        webhooks_blp,
+        inquiries_blp,
+        catalogue_blp,
+        itineraries_blp,
+        chat_blp,
+    ):
         api.register_blueprint(blueprint)

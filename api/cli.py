@@ -7,11 +7,20 @@ from flask import Flask
 from flask.cli import AppGroup
 
 from api.auth import service as accounts
+from api.catalogue import service as catalogue
 from api.errors import ApiError
 from api.jobs import service as jobs
 
 jobs_cli = AppGroup("jobs", help="Background job maintenance.")
 users_cli = AppGroup("users", help="Accounts.")
+catalogue_cli = AppGroup("catalogue", help="The destinations catalogue.")
+
+
+@catalogue_cli.command("seed")
+def seed_command() -> None:
+    """Load the bundled destinations (insert new, update changed; safe to repeat)."""
+    created, updated = catalogue.seed()
+    click.echo(f"catalogue: {created} created, {updated} updated")
 
 
 @jobs_cli.command("sweep")
@@ -48,3 +57,4 @@ def create_admin_command(email: str, username: str, password: str, full_name: st
 def init_app(app: Flask) -> None:
     app.cli.add_command(jobs_cli)
     app.cli.add_command(users_cli)
+    app.cli.add_command(catalogue_cli)

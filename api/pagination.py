@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from marshmallow import Schema, fields, validate
@@ -36,16 +37,26 @@ def page_schema(item_schema: type[Schema]) -> type[Schema]:
     )
 
 
-def paginate(query: Select[Any], page: int, per_page: int) -> dict[str, Any]:
-    """Run one page of `query` and count the whole result."""
-    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
-    items = db.session.scalars(query.offset((page - 1) * per_page).limit(per_page)).all()
+def _page(items: Sequence[Any], total: int, page: int, per_page: int) -> dict[str, Any]:
     return {
         "items": items,
         "meta": {
             "page": page,
             "per_page": per_page,
-            "total": total or 0,
-            "pages": -(-(total or 0) // per_page),
+            "total": total,
+            "pages": -(-total // per_page),
         },
     }
+
+
+def paginate(query: Select[Any], page: int, per_page: int) -> dict[str, Any]:
+    """Run one page of `query` and count the whole result."""
+    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+    items = db.session.scalars(query.offset((page - 1) * per_page).limit(per_page)).all()
+    return _page(items, total or 0, page, per_page)
+
+
+def page_of(items: Sequence[Any], page: int, per_page: int) -> dict[str, Any]:
+    """One page of an in-memory list (small, cached collections)."""
+    start = (page - 1) * per_page
+    return _page(items[start : start + per_page], len(items), page, per_page)

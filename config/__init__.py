@@ -46,6 +46,16 @@ class Env:
             raise ConfigError(f"{name} must be at least {minimum}, got {value}")
         return value
 
+    def float(self, name: str, default: float) -> float:
+        raw = self.str(name, str(default))
+        try:
+            value = float(raw)
+        except ValueError as exc:
+            raise ConfigError(f"{name} must be a number, got {raw!r}") from exc
+        if value < 0:
+            raise ConfigError(f"{name} must not be negative, got {value}")
+        return value
+
     def bool(self, name: str, default: bool) -> bool:
         raw = self.str(name, "true" if default else "false").lower()
         if raw in TRUE_WORDS:
@@ -114,6 +124,20 @@ class BaseConfig:
         self.WECHAT_USERINFO_URL = env.str(
             "WECHAT_USERINFO_URL", "https://api.weixin.qq.com/sns/userinfo"
         )
+        self.GEMINI_API_KEY = env.str("GEMINI_API_KEY", "")
+        self.GEMINI_MODEL = env.str("GEMINI_MODEL", "gemini-2.5-flash")
+        self.GEMINI_BASE_URL = env.str("GEMINI_BASE_URL", "")
+        self.GEMINI_TIMEOUT_SECONDS = env.int("GEMINI_TIMEOUT_SECONDS", 30, minimum=1)
+        self.GEMINI_MAX_ATTEMPTS = env.int("GEMINI_MAX_ATTEMPTS", 3, minimum=1)
+        self.GEMINI_RETRY_BASE_SECONDS = env.float("GEMINI_RETRY_BASE_SECONDS", 1.0)
+        self.GEMINI_BREAKER_THRESHOLD = env.int("GEMINI_BREAKER_THRESHOLD", 5, minimum=1)
+        self.GEMINI_BREAKER_COOLDOWN_SECONDS = env.int(
+            "GEMINI_BREAKER_COOLDOWN_SECONDS", 300, minimum=1
+        )
+        self.GEMINI_DAILY_CALL_LIMIT = env.int("GEMINI_DAILY_CALL_LIMIT", 1000, minimum=0)
+        self.ITINERARY_CACHE_TTL_HOURS = env.int("ITINERARY_CACHE_TTL_HOURS", 24, minimum=0)
+        self.CHAT_TIMEOUT_SECONDS = env.int("CHAT_TIMEOUT_SECONDS", 8, minimum=1)
+        self.CHAT_HISTORY_MESSAGES = env.int("CHAT_HISTORY_MESSAGES", 20, minimum=2)
         self.WEBHOOK_ALLOW_PRIVATE_TARGETS = env.bool("WEBHOOK_ALLOW_PRIVATE_TARGETS", False)
         self.WEBHOOK_RETRY_BASE_DELAY = env.int("WEBHOOK_RETRY_BASE_DELAY", 30, minimum=0)
         self.WEBHOOK_MAX_ATTEMPTS = env.int("WEBHOOK_MAX_ATTEMPTS", 8, minimum=1)
@@ -148,6 +172,8 @@ class BaseConfig:
         self.RATELIMIT_LOGIN = env.str("RATELIMIT_LOGIN", "10 per minute;30 per hour")
         self.RATELIMIT_REGISTER = env.str("RATELIMIT_REGISTER", "5 per hour")
         self.RATELIMIT_ACCOUNT_EMAIL = env.str("RATELIMIT_ACCOUNT_EMAIL", "5 per hour")
+        self.RATELIMIT_ITINERARY = env.str("RATELIMIT_ITINERARY", "10 per hour")
+        self.RATELIMIT_CHAT = env.str("RATELIMIT_CHAT", "10 per minute;200 per day")
         self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
         self.RATELIMIT_HEADERS_ENABLED = False  # Retry-After only on 429 (api/ratelimits.py)
         self.RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True

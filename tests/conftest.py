@@ -28,6 +28,7 @@ from sqlalchemy import text
 
 from api import create_app
 from api.auth.tokens import issue_pair
+from api.catalogue import service as catalogue
 from api.extensions import db
 from api.jobs.kinds import QUEUES
 from api.users.models import User
@@ -71,6 +72,7 @@ def postgres_url() -> Iterator[str]:
         )
         with app.app_context():
             upgrade()
+            catalogue.seed()
             db.engine.dispose()
         yield url
 
@@ -128,7 +130,7 @@ def _clean_state(request: pytest.FixtureRequest) -> None:
                 row[0]
                 for row in conn.execute(
                     "SELECT tablename FROM pg_tables WHERE schemaname = 'public' "
-                    "AND tablename <> 'alembic_version'"
+                    "AND tablename NOT IN ('alembic_version', 'destinations')"
                 )
             ]
             if tables:
@@ -262,6 +264,7 @@ def token_for(app: Flask, user_id: uuid.UUID | None = None, role: str = "user") 
 
 def sql(app: Flask, statement: str, **params: Any) -> list[Any]:
     with app.app_context():
-        rows = db.session.execute(text(statement), params).all()
+        result = db.session.execute(text(statement), params)
+        rows = result.all() if result.returns_rows else []
         db.session.commit()
         return rows

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from tests.conftest import PROJECT_ROOT, free_port
 from tests.test_inquiries import VALID
+from tests.test_itineraries import REQUEST as TRIP
 
 HONCHO = str(Path(sys.executable).parent / "honcho")
 FLASK = str(Path(sys.executable).parent / "flask")
@@ -36,15 +37,16 @@ def wait_until(predicate, timeout: float, what: str) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def test_web_worker_and_beat_deliver_an_inquiry_to_the_outbox(tmp_path):
+def test_web_worker_and_beat_serve_inquiries_and_itineraries(tmp_path):
     env = embedded_env(tmp_path / "var")
-    subprocess.run(
-        [FLASK, "--app", "wsgi", "db", "upgrade"],
-        cwd=PROJECT_ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-    )
+    for command in (["db", "upgrade"], ["catalogue", "seed"]):  # as `make run` does
+        subprocess.run(
+            [FLASK, "--app", "wsgi", *command],
+            cwd=PROJECT_ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
     port = free_port()
     log = (tmp_path / "honcho.log").open("w")
     system = subprocess.Popen(
@@ -84,6 +86,18 @@ def test_web_worker_and_beat_deliver_an_inquiry_to_the_outbox(tmp_path):
             'baliblissed_http_requests_total{method="POST",route="/api/v1/inquiries",'
             'status="202"} 1.0'
         ) in metrics
+        trip = urllib.request.Request(
+            f"{base}/api/v1/itineraries",
+            data=json.dumps(TRIP).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        trip_job = json.load(urllib.request.urlopen(trip, timeout=10))
+        done = json.load(
+            urllib.request.urlopen(f"{base}/api/v1/jobs/{trip_job['id']}?wait=20", timeout=30)
+        )
+        assert done["status"] == "succeeded", done
+        itinerary = json.load(urllib.request.urlopen(f"{base}{done['links']['result']}"))
+        assert len(itinerary["days"]) == TRIP["duration_days"]
         wait_until(
             lambda: "maintenance.sweep_jobs" in (tmp_path / "honcho.log").read_text(),
             90,

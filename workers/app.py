@@ -11,7 +11,12 @@ from kombu import Exchange, Queue
 
 from api.jobs.kinds import KINDS, MAINTENANCE_QUEUE, QUEUES, WEBHOOKS_QUEUE
 
-TASK_MODULES = ["workers.email", "workers.maintenance", "workers.webhooks"]
+TASK_MODULES = [
+    "workers.email",
+    "workers.itinerary",
+    "workers.maintenance",
+    "workers.webhooks",
+]
 VISIBILITY_TIMEOUT_SECONDS = 3600  # above the longest task plus the longest retry delay
 
 

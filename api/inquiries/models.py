@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import date
 from enum import StrEnum
+from typing import Any
 
 from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -33,6 +34,7 @@ class Inquiry(TimestampMixin, db.Model):
     group_size: Mapped[int | None]
     status: Mapped[str] = mapped_column(String(16), default=InquiryStatus.NEW, index=True)
     category: Mapped[str | None] = mapped_column(String(32), index=True)  # set by the analysis
+    analysis: Mapped[dict[str, Any] | None]
     job_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("jobs.id", ondelete="SET NULL"), index=True
     )

@@ -34,6 +34,7 @@ class InquirySchema(Schema):
     group_size = fields.Integer(allow_none=True)
     status = fields.String(metadata={"enum": STATUSES})
     category = fields.String(allow_none=True)
+    analysis = fields.Dict(allow_none=True)
     job_id = fields.UUID(allow_none=True)
     created_at = fields.AwareDateTime()
     updated_at = fields.AwareDateTime()

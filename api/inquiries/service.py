@@ -10,6 +10,7 @@ from sqlalchemy import Select, func, select
 
 from api.errors import NotFound
 from api.extensions import db
+from api.inquiries.analysis import analyse
 from api.inquiries.models import Inquiry
 from api.jobs import service as jobs
 from api.jobs.errors import JobFailed
@@ -35,7 +36,11 @@ def inquiry_emails(payload: dict[str, Any]) -> Composition:
     inquiry = db.session.get(Inquiry, uuid.UUID(payload["inquiry_id"]))
     if inquiry is None:
         raise JobFailed("inquiry_not_found", "The inquiry this email job refers to is gone.")
-    context = {"inquiry": inquiry}
+    if inquiry.analysis is None:  # once: a retried job reuses it
+        inquiry.analysis = analyse(inquiry)
+        inquiry.category = inquiry.analysis["category"]
+        db.session.commit()
+    context = {"inquiry": inquiry, "analysis": inquiry.analysis}
     return Composition(
         mails=[
             Mail(
@@ -55,7 +60,7 @@ def inquiry_emails(payload: dict[str, Any]) -> Composition:
                 reply_to=current_app.config["COMPANY_TARGET_EMAIL"],
             ),
         ],
-        result={"inquiry_id": str(inquiry.id)},
+        result={"inquiry_id": str(inquiry.id), "analysis": inquiry.analysis},
     )
 
 

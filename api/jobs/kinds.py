@@ -23,8 +23,14 @@ class JobKind:
 
 
 EMAIL = JobKind(name="email", queue="email", task="jobs.email")
+ITINERARY = JobKind(
+    name="itinerary",
+    queue="itinerary",
+    task="jobs.itinerary",
+    result_path="/api/v1/itineraries/{itinerary_id}",
+)
 
-KINDS: dict[str, JobKind] = {kind.name: kind for kind in (EMAIL,)}
+KINDS: dict[str, JobKind] = {kind.name: kind for kind in (EMAIL, ITINERARY)}
 
 MAINTENANCE_QUEUE = "maintenance"
 WEBHOOKS_QUEUE = "webhooks"

@@ -60,6 +60,7 @@ class JobRun:
     kind: str
     payload: dict[str, Any]
     attempt: int
+    owner_id: uuid.UUID | None = None
     progress: dict[str, Any] = field(default_factory=dict)
 
 
@@ -243,7 +244,7 @@ def claim(job_id: uuid.UUID) -> JobRun | None:
             started_at=func.coalesce(Job.started_at, utc_param(now)),
             updated_at=now,
         )
-        .returning(Job.kind, Job.payload, Job.progress, Job.attempts)
+        .returning(Job.kind, Job.payload, Job.progress, Job.attempts, Job.owner_id)
         .execution_options(synchronize_session=False)
     ).one_or_none()
     db.session.commit()
@@ -254,6 +255,7 @@ def claim(job_id: uuid.UUID) -> JobRun | None:
         kind=row.kind,
         payload=row.payload,
         attempt=row.attempts,
+        owner_id=row.owner_id,
         progress=dict(row.progress or {}),
     )
 

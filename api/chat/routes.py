@@ -1,0 +1,22 @@
+"""The Bali travel chatbot."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_smorest import Blueprint
+
+from api.chat import service
+from api.chat.schemas import ChatReplySchema, ChatRequestSchema
+from api.ratelimits import limit_from_setting
+
+blp = Blueprint("chat", __name__, url_prefix="/api/v1/chat", description="Travel chatbot.")
+
+
+@blp.route("", methods=["POST"])
+@limit_from_setting("RATELIMIT_CHAT")
+@blp.arguments(ChatRequestSchema)
+@blp.response(200, ChatReplySchema)
+def chat(data: dict[str, Any]) -> dict[str, Any]:
+    """Ask about Bali; pass `conversation_id` back to continue a conversation."""
+    return service.reply(data["message"], data.get("conversation_id"))

@@ -1,0 +1,111 @@
+"""AI itineraries: submit (a job), read, list, delete, and export."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask import Response
+from flask_smorest import Blueprint
+
+from api.itineraries import exports, service
+from api.itineraries.models import Itinerary
+from api.itineraries.schemas import (
+    ItineraryRequestSchema,
+    ItinerarySchema,
+    ItinerarySummarySchema,
+)
+from api.jobs.http import accepted, submission_from_request
+from api.jobs.schemas import JobSchema
+from api.mail.service import queue_email
+from api.pagination import PageArgsSchema, page_schema, paginate
+from api.ratelimits import limit_from_setting
+from api.security import current_caller, require_user
+
+blp = Blueprint(
+    "itineraries", __name__, url_prefix="/api/v1/itineraries", description="AI itineraries."
+)
+
+
+@blp.route("", methods=["POST"])
+@limit_from_setting("RATELIMIT_ITINERARY")
+@blp.arguments(ItineraryRequestSchema)
+@blp.response(202, JobSchema)
+@blp.alt_response(200, schema=JobSchema, description="Idempotent replay of an earlier request.")
+@blp.alt_response(422, description="Invalid fields, or a budget_usd below the minimum.")
+def submit_itinerary(data: dict[str, Any]) -> tuple[Any, int, dict[str, Any]]:
+    """Ask for a day-by-day itinerary; a worker writes it (poll the job in `Location`)."""
+    submission = submission_from_request(data.pop("callback_url", None))
+    return accepted(*service.submit(data, submission))
+
+
+@blp.route("")
+@blp.arguments(PageArgsSchema, location="query", as_kwargs=True)
+@blp.response(200, page_schema(ItinerarySummarySchema))
+@blp.alt_response(401, description="Not signed in.")
+def list_itineraries(page: int, per_page: int) -> dict[str, Any]:
+    """The caller's itineraries, newest first."""
+    return paginate(service.mine(require_user()), page, per_page)
+
+
+@blp.route("/<uuid:itinerary_id>")
+@blp.response(200, ItinerarySchema)
+@blp.alt_response(404, description="No such itinerary, or not yours.")
+def get_itinerary(itinerary_id: uuid.UUID) -> Itinerary:
+    """An itinerary (anonymous ones are readable by whoever holds the id)."""
+    return service.get_visible(itinerary_id, current_caller())
+
+
+@blp.route("/<uuid:itinerary_id>", methods=["DELETE"])
+@blp.response(204)
+@blp.alt_response(403, description="Not the owner.")
+def delete_itinerary(itinerary_id: uuid.UUID) -> None:
+    """Delete one of your itineraries."""
+    service.delete(itinerary_id, require_user())
+
+
+def _download(body: str | bytes, mimetype: str, filename: str) -> Response:
+    return Response(
+        body,
+        mimetype=mimetype,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+@blp.route("/<uuid:itinerary_id>/calendar.ics")
+@blp.doc(responses={200: {"description": "text/calendar, one event per activity."}})
+@blp.alt_response(422, description="The itinerary has no start date.")
+def calendar(itinerary_id: uuid.UUID) -> Response:
+    """The itinerary as an iCalendar file (needs a start_date)."""
+    itinerary = service.get_visible(itinerary_id, current_caller())
+    return _download(exports.calendar_ics(itinerary), "text/calendar", "bali-itinerary.ics")
+
+
+@blp.route("/<uuid:itinerary_id>/itinerary.md")
+@blp.doc(responses={200: {"description": "text/markdown"}})
+def as_markdown(itinerary_id: uuid.UUID) -> Response:
+    """The itinerary as Markdown."""
+    itinerary = service.get_visible(itinerary_id, current_caller())
+    return Response(exports.markdown(itinerary), mimetype="text/markdown")
+
+
+@blp.route("/<uuid:itinerary_id>/itinerary.txt")
+@blp.doc(responses={200: {"description": "text/plain, sized for a WhatsApp message."}})
+def as_text(itinerary_id: uuid.UUID) -> Response:
+    """The itinerary as plain text for WhatsApp."""
+    itinerary = service.get_visible(itinerary_id, current_caller())
+    return Response(exports.whatsapp_text(itinerary), mimetype="text/plain")
+
+
+@blp.route("/<uuid:itinerary_id>/email", methods=["POST"])
+@limit_from_setting("RATELIMIT_ACCOUNT_EMAIL")
+@blp.response(202, JobSchema)
+@blp.alt_response(401, description="Sign in: the itinerary goes to your account's email.")
+def email_itinerary(itinerary_id: uuid.UUID) -> tuple[Any, int, dict[str, Any]]:
+    """Email the itinerary to the signed-in user (an email job)."""
+    caller = require_user()
+    itinerary = service.get_visible(itinerary_id, caller)
+    job = queue_email(
+        "itinerary", caller.user_id, itinerary_id=str(itinerary.id), user_id=str(caller.user_id)
+    )
+    return accepted(job, True)
