@@ -19,8 +19,10 @@ from api.inquiries.routes import blp as inquiries_blp
 from api.integrations.email import create_sender
 from api.integrations.gemini import Guard, create_model
 from api.integrations.oauth import configured_providers
+from api.integrations.storage import create_storage
 from api.itineraries.routes import blp as itineraries_blp
 from api.jobs.routes import blp as jobs_blp
+from api.media.routes import blp as media_blp
 from api.ops import metrics
 from api.ops.routes import blp as ops_blp
 from api.users.routes import blp as users_blp
@@ -57,6 +59,7 @@ def create_app(environ: Mapping[str, str] | None = None) -> Flask:
         )
     app.extensions["email_sender"] = create_sender(app.config)
     app.extensions["oauth_providers"] = configured_providers(app.config)
+    app.extensions["media_storage"] = create_storage(app.config)
     app.extensions["ai_model"] = create_model(app.config)
     app.extensions["ai_guard"] = Guard(cache, app.config)
     celery_init_app(app)
@@ -99,5 +102,6 @@ def _register_blueprints(app: Flask) -> None:
         catalogue_blp,
         itineraries_blp,
         chat_blp,
+        media_blp,
     ):
         api.register_blueprint(blueprint)

@@ -10,10 +10,18 @@ from api.auth import service as accounts
 from api.catalogue import service as catalogue
 from api.errors import ApiError
 from api.jobs import service as jobs
+from api.media import service as media
 
 jobs_cli = AppGroup("jobs", help="Background job maintenance.")
 users_cli = AppGroup("users", help="Accounts.")
 catalogue_cli = AppGroup("catalogue", help="The destinations catalogue.")
+media_cli = AppGroup("media", help="Uploaded media.")
+
+
+@media_cli.command("purge-orphans")
+def purge_orphans_command() -> None:
+    """Remove uploads older than a day that failed, never finished, or that nothing uses."""
+    click.echo(f"removed {media.purge_orphans()} orphaned uploads")
 
 
 @catalogue_cli.command("seed")
@@ -58,3 +66,4 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(jobs_cli)
     app.cli.add_command(users_cli)
     app.cli.add_command(catalogue_cli)
+    app.cli.add_command(media_cli)

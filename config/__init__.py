@@ -194,6 +194,19 @@ class BaseConfig:
         self.FRONTEND_URL = env.str("FRONTEND_URL", "http://localhost:3000")
         self.MAX_CONTENT_LENGTH = env.int("MAX_CONTENT_LENGTH", 60 * 1024 * 1024, minimum=1024)
 
+        self.STORAGE_PROVIDER = env.str("STORAGE_PROVIDER", "local").lower()
+        self.UPLOAD_DIR = env.str("UPLOAD_DIR", str(data_dir / "uploads"))
+        self.MEDIA_URL_PREFIX = env.str("MEDIA_URL_PREFIX", "/media")
+        self.MEDIA_MAX_IMAGE_BYTES = env.int("MEDIA_MAX_IMAGE_BYTES", 5 * 1024 * 1024, minimum=1)
+        self.MEDIA_MAX_VIDEO_BYTES = env.int("MEDIA_MAX_VIDEO_BYTES", 50 * 1024 * 1024, minimum=1)
+        self.MEDIA_MAX_PIXELS = env.int("MEDIA_MAX_PIXELS", 40_000_000, minimum=1)
+        self.MEDIA_MAX_FRAMES = env.int("MEDIA_MAX_FRAMES", 500, minimum=1)
+        self.CLOUDINARY_URL = env.str("CLOUDINARY_URL", "")
+        self.CLOUDINARY_CLOUD_NAME = env.str("CLOUDINARY_CLOUD_NAME", "")
+        self.CLOUDINARY_API_KEY = env.str("CLOUDINARY_API_KEY", "")
+        self.CLOUDINARY_API_SECRET = env.str("CLOUDINARY_API_SECRET", "")
+        self.CLOUDINARY_UPLOAD_PREFIX = env.str("CLOUDINARY_UPLOAD_PREFIX", "")
+        self.CLOUDINARY_FOLDER = env.str("CLOUDINARY_FOLDER", "baliblissed")
         self.COMPANY_TARGET_EMAIL = env.str("COMPANY_TARGET_EMAIL", "hello@baliblissed.com")
         self.EMAIL_FROM = env.str("EMAIL_FROM", "BaliBlissed <no-reply@baliblissed.com>")
         self.EMAIL_PROVIDER = env.str("EMAIL_PROVIDER", "outbox").lower()
@@ -247,6 +260,17 @@ class BaseConfig:
             raise ConfigError(
                 f"PASSWORD_SECURITY_LEVEL must be one of {', '.join(PASSWORD_LEVELS)}, "
                 f"got {self.PASSWORD_SECURITY_LEVEL!r}"
+            )
+        if self.STORAGE_PROVIDER not in {"local", "cloudinary"}:
+            raise ConfigError(
+                f"STORAGE_PROVIDER must be local or cloudinary, got {self.STORAGE_PROVIDER!r}"
+            )
+        if self.STORAGE_PROVIDER == "cloudinary" and not (
+            self.CLOUDINARY_URL or (self.CLOUDINARY_CLOUD_NAME and self.CLOUDINARY_API_SECRET)
+        ):
+            raise ConfigError(
+                "STORAGE_PROVIDER=cloudinary needs CLOUDINARY_URL or CLOUDINARY_CLOUD_NAME, "
+                "CLOUDINARY_API_KEY and CLOUDINARY_API_SECRET"
             )
         if self.EMAIL_PROVIDER not in {"outbox", "smtp", "gmail"}:
             raise ConfigError(

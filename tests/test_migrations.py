@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
+from sqlalchemy.exc import IntegrityError
 
 from api import create_app
 from api.extensions import db
@@ -41,5 +44,15 @@ def test_migrations_also_run_on_sqlite(tmp_path):
         with db.engine.connect() as connection:
             context = MigrationContext.configure(connection, opts={"compare_type": True})
             assert compare_metadata(context, db.metadata) == []
+            # The case-insensitive username index survives SQLite's table rebuilds.
+            insert = text(
+                "INSERT INTO users (id, username, role, is_active, is_verified, "
+                "auth_provider, session_version, created_at, updated_at) VALUES "
+                "(:id, :name, 'user', 1, 0, 'email', 1, '2026-01-01', '2026-01-01')"
+            )
+            connection.execute(insert, {"id": uuid.uuid4().hex, "name": "Wayan"})
+            with pytest.raises(IntegrityError):
+                connection.execute(insert, {"id": uuid.uuid4().hex, "name": "WAYAN"})
+            connection.rollback()
         downgrade(revision="base")
         db.engine.dispose()

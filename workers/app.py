@@ -15,6 +15,7 @@ TASK_MODULES = [
     "workers.email",
     "workers.itinerary",
     "workers.maintenance",
+    "workers.media",
     "workers.webhooks",
 ]
 VISIBILITY_TIMEOUT_SECONDS = 3600  # above the longest task plus the longest retry delay
@@ -74,6 +75,10 @@ def celery_config(config: dict[str, Any]) -> dict[str, Any]:
             },
             "purge-idempotency-keys": {
                 "task": "maintenance.purge_idempotency_keys",
+                "schedule": 3600.0,
+            },
+            "purge-orphaned-media": {
+                "task": "maintenance.purge_orphaned_media",
                 "schedule": 3600.0,
             },
         },

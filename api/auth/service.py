@@ -16,6 +16,7 @@ from api.extensions import cache, db
 from api.fields import is_timezone
 from api.jobs.errors import JobFailed
 from api.mail.service import Composition, Mail, composer, queue_email
+from api.media import service as media
 from api.models import utcnow
 from api.users import passwords
 from api.users.models import Role, User
@@ -328,6 +329,8 @@ def update_profile(user: User, changes: dict[str, Any]) -> User:
     if "email" in changes:
         changes["email"] = normalise_email(changes["email"])
     _ensure_available(changes.get("email"), changes.get("username"), exclude=user.id)
+    if changes.get("avatar_media_id"):
+        media.require_usable(changes["avatar_media_id"], user.id, "avatar_media_id", "image")
     email_changed = "email" in changes and changes["email"] != user.email
     for field, value in changes.items():
         setattr(user, field, value)

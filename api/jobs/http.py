@@ -19,21 +19,29 @@ from api.webhooks import service as webhooks
 IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 
 
-def request_fingerprint() -> str:
+def request_fingerprint(body_digest: str | None = None) -> str:
     """SHA-256 of method, path and the JSON body in canonical form (key order ignored)."""
-    body = request.get_json(silent=True)
-    canonical = (
-        json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
-        if body is not None
-        else request.get_data()
-    )
+    if body_digest is not None:
+        canonical = body_digest.encode()
+    else:
+        body = request.get_json(silent=True)
+        canonical = (
+            json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+            if body is not None
+            else request.get_data()
+        )
     digest = hashlib.sha256(f"{request.method} {request.path}\n".encode())
     digest.update(canonical)
     return digest.hexdigest()
 
 
-def submission_from_request(callback_url: str | None = None) -> Submission:
-    """The caller, Idempotency-Key and checked webhook target of a submitting request."""
+def submission_from_request(
+    callback_url: str | None = None, body_digest: str | None = None
+) -> Submission:
+    """The caller, Idempotency-Key and checked webhook target of a submitting request.
+
+    `body_digest` stands in for the body in the fingerprint when the endpoint read the body
+    itself (streamed uploads)."""
     caller = current_caller()
     if callback_url is not None:
         webhooks.check_callback_url(callback_url, caller.user_id)
@@ -48,7 +56,7 @@ def submission_from_request(callback_url: str | None = None) -> Submission:
     return Submission(
         caller=caller,
         idempotency_key=key,
-        fingerprint=request_fingerprint(),
+        fingerprint=request_fingerprint(body_digest),
         callback_url=callback_url,
     )
 

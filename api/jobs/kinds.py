@@ -30,7 +30,11 @@ ITINERARY = JobKind(
     result_path="/api/v1/itineraries/{itinerary_id}",
 )
 
-KINDS: dict[str, JobKind] = {kind.name: kind for kind in (EMAIL, ITINERARY)}
+MEDIA = JobKind(
+    name="media", queue="media", task="jobs.media", result_path="/api/v1/media/{media_id}"
+)
+
+KINDS: dict[str, JobKind] = {kind.name: kind for kind in (EMAIL, ITINERARY, MEDIA)}
 
 MAINTENANCE_QUEUE = "maintenance"
 WEBHOOKS_QUEUE = "webhooks"

@@ -5,12 +5,16 @@ from __future__ import annotations
 import uuid
 from datetime import date, datetime
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, func
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from api.extensions import db
 from api.models import TimestampMixin
+
+if TYPE_CHECKING:
+    from api.media.models import Media
 
 
 class Role(StrEnum):
@@ -38,7 +42,10 @@ class User(TimestampMixin, db.Model):
     date_of_birth: Mapped[date | None]
     timezone: Mapped[str | None] = mapped_column(String(64))
     testimonial: Mapped[str | None] = mapped_column(String(500))
-    avatar_media_id: Mapped[uuid.UUID | None]
+    avatar_media_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("media.id", ondelete="SET NULL", use_alter=True)
+    )
+    avatar: Mapped[Media | None] = relationship(foreign_keys=[avatar_media_id], lazy="select")
     avatar_external_url: Mapped[str | None] = mapped_column(String(500))  # from OAuth profiles
     webhook_secret: Mapped[str | None] = mapped_column(String(80))
     # Tokens carry the version they were issued under; bumping it (password change or reset,

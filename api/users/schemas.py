@@ -19,6 +19,8 @@ ROLES = [role.value for role in Role]
 
 
 def avatar_url(user: User) -> str | None:
+    if user.avatar_media_id and user.avatar is not None:
+        return user.avatar.urls.get("thumbnail") or user.avatar.urls.get("original")
     return user.avatar_external_url
 
 
@@ -70,6 +72,7 @@ class ProfileUpdateSchema(Schema):
     date_of_birth = fields.Date(allow_none=True, validate=plausible_birth_date)
     timezone = Text(allow_none=True, validate=known_timezone)
     testimonial = Text(allow_none=True, multiline=True, validate=validate.Length(max=500))
+    avatar_media_id = fields.UUID(allow_none=True)
 
 
 class AdminUserUpdateSchema(Schema):

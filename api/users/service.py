@@ -10,8 +10,11 @@ from sqlalchemy import Select, func, or_, select
 from api.auth.service import end_all_sessions
 from api.errors import Conflict, NotFound
 from api.extensions import db
+from api.media import service as media
 from api.security import Caller
 from api.users.models import User
+
+media.register_reference(User.avatar_media_id)  # an avatar in use is not an orphan
 
 
 def public_profile(username: str) -> User:
@@ -74,11 +77,14 @@ def administer(admin: Caller, user_id: uuid.UUID, changes: dict[str, Any]) -> Us
 
 
 def delete(admin: Caller, user_id: uuid.UUID) -> None:
-    """Delete the account; its identities, jobs and deliveries go with it (foreign keys)."""
+    """Delete the account; its identities, jobs, deliveries and media rows go with it (foreign
+    keys), and a media job removes its stored files."""
     user = get(user_id)
     _refuse_self(admin, user, "delete")
+    keys = media.stored_keys_of(user.id)
     db.session.delete(user)
     db.session.commit()
+    media.delete_files_later(keys)
 
 
 def counts() -> dict[str, Any]:
