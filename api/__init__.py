@@ -12,6 +12,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from api import cli, errors, observability, ratelimits, security
 from api.auth.routes import blp as auth_blp
+from api.blog.routes import blp as blog_blp
 from api.catalogue.routes import blp as catalogue_blp
 from api.chat.routes import blp as chat_blp
 from api.extensions import api, cache, cors, db, migrate
@@ -25,6 +26,7 @@ from api.jobs.routes import blp as jobs_blp
 from api.media.routes import blp as media_blp
 from api.ops import metrics
 from api.ops.routes import blp as ops_blp
+from api.reviews.routes import blp as reviews_blp
 from api.users.routes import blp as users_blp
 from api.webhooks.routes import blp as webhooks_blp
 from config import PROJECT_ROOT, load_config
@@ -103,5 +105,7 @@ def _register_blueprints(app: Flask) -> None:
         itineraries_blp,
         chat_blp,
         media_blp,
+        blog_blp,
+        reviews_blp,
     ):
         api.register_blueprint(blueprint)

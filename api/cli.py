@@ -7,15 +7,31 @@ from flask import Flask
 from flask.cli import AppGroup
 
 from api.auth import service as accounts
+from api.blog import views
 from api.catalogue import service as catalogue
 from api.errors import ApiError
 from api.jobs import service as jobs
 from api.media import service as media
+from api.ops import warmup
 
 jobs_cli = AppGroup("jobs", help="Background job maintenance.")
 users_cli = AppGroup("users", help="Accounts.")
 catalogue_cli = AppGroup("catalogue", help="The destinations catalogue.")
 media_cli = AppGroup("media", help="Uploaded media.")
+cache_cli = AppGroup("cache", help="The response cache.")
+
+
+@cache_cli.command("warm")
+def warm_command() -> None:
+    """Fill the catalogue, first post pages, popular posts and review summaries."""
+    report = warmup.warm()
+    click.echo(f"warmed {report['keys']} keys in {report['duration_seconds']}s")
+
+
+@jobs_cli.command("flush-views")
+def flush_views_command() -> None:
+    """Add the post views counted in Redis to the database."""
+    click.echo(f"flushed {views.flush()} views")
 
 
 @media_cli.command("purge-orphans")
@@ -67,3 +83,4 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(users_cli)
     app.cli.add_command(catalogue_cli)
     app.cli.add_command(media_cli)
+    app.cli.add_command(cache_cli)

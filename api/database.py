@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from sqlalchemy import func, select
+
 from api.extensions import db
 
 
@@ -10,3 +14,9 @@ def read_without_transaction() -> None:
     round trip instead of three (BEGIN, SELECT, ROLLBACK). Only when no transaction is open."""
     if not db.session().in_transaction():
         db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+
+
+def count_by(column: Any) -> dict[str, int]:
+    """Rows counted per value of `column` (e.g. a status)."""
+    rows = db.session.execute(select(column, func.count()).group_by(column)).all()
+    return {value: count for value, count in rows}  # noqa: C416 - rows are Row objects

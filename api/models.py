@@ -41,6 +41,16 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value
 
 
+DATABASE_ONLY = {"search_vector", "ix_posts_search_vector"}  # PostgreSQL full text (migration)
+
+
+def include_in_autogenerate(
+    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
+) -> bool:
+    """Alembic's filter: objects made by hand in migrations, not mapped, are not differences."""
+    return name not in DATABASE_ONLY
+
+
 def utc_param(moment: datetime) -> Any:
     """A bound timestamp typed like our columns, for Core statements (SQLite needs the type)."""
     return type_coerce(moment, UTCDateTime())

@@ -169,6 +169,7 @@ class BaseConfig:
         self.RATELIMIT_DEFAULT = env.str("RATELIMIT_DEFAULT", "100 per hour")
         self.RATELIMIT_INQUIRY = env.str("RATELIMIT_INQUIRY", "10 per hour")
         self.RATELIMIT_JOB_POLL = env.str("RATELIMIT_JOB_POLL", "1200 per hour")
+        self.RATELIMIT_PUBLIC_READ = env.str("RATELIMIT_PUBLIC_READ", "3000 per hour")
         self.RATELIMIT_LOGIN = env.str("RATELIMIT_LOGIN", "10 per minute;30 per hour")
         self.RATELIMIT_REGISTER = env.str("RATELIMIT_REGISTER", "5 per hour")
         self.RATELIMIT_ACCOUNT_EMAIL = env.str("RATELIMIT_ACCOUNT_EMAIL", "5 per hour")
@@ -187,6 +188,11 @@ class BaseConfig:
         self.CACHE_DIR = str(data_dir / "cache")
         self.CACHE_KEY_PREFIX = "cache:"
         self.CACHE_DEFAULT_TIMEOUT = 300
+        self.RESPONSE_CACHE_SECONDS = env.int("RESPONSE_CACHE_SECONDS", 300)
+        self.CACHE_WARM_INTERVAL_SECONDS = env.int("CACHE_WARM_INTERVAL_SECONDS", 240, minimum=1)
+        self.VIEW_FLUSH_INTERVAL_SECONDS = env.int("VIEW_FLUSH_INTERVAL_SECONDS", 60, minimum=1)
+        self.REVIEWS_REQUIRE_MODERATION = env.bool("REVIEWS_REQUIRE_MODERATION", False)
+        self.HTTP_CACHE_MAX_AGE = env.int("HTTP_CACHE_MAX_AGE", 60)
 
         self.CORS_ORIGINS = env.list(
             "CORS_ORIGINS", "http://localhost:3000,http://localhost:5173,http://localhost:8000"

@@ -6,7 +6,7 @@ from logging.config import fileConfig
 from alembic import context
 from flask import current_app
 
-from api.models import UTCDateTime
+from api.models import UTCDateTime, include_in_autogenerate
 
 config = context.config
 fileConfig(config.config_file_name, disable_existing_loggers=False)
@@ -32,6 +32,7 @@ def options():
         "compare_type": True,
         "render_item": render_item,
         "render_as_batch": target_db.engine.dialect.name == "sqlite",
+        "include_object": include_in_autogenerate,
     }
 
 

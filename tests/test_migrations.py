@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from api import create_app
 from api.extensions import db
+from api.models import include_in_autogenerate
 from tests.conftest import fresh_database
 
 
@@ -23,10 +24,17 @@ def test_upgrade_head_matches_the_models_and_downgrade_base_empties_the_database
             upgrade()
             with db.engine.connect() as connection:
                 context = MigrationContext.configure(
-                    connection, opts={"compare_type": True, "compare_server_default": True}
+                    connection,
+                    opts={
+                        "compare_type": True,
+                        "compare_server_default": True,
+                        "include_object": include_in_autogenerate,
+                    },
                 )
                 assert compare_metadata(context, db.metadata) == []
-                assert {"jobs", "inquiries"} <= set(inspect(connection).get_table_names())
+                assert {"jobs", "inquiries", "posts"} <= set(inspect(connection).get_table_names())
+                columns = {c["name"] for c in inspect(connection).get_columns("posts")}
+                assert "search_vector" in columns  # full text, made by the migration
 
             downgrade(revision="base")
             with db.engine.connect() as connection:

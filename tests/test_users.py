@@ -142,7 +142,7 @@ def test_admin_stats(app, client):
         "unverified": 1,
     }
     assert stats["jobs"] == {"email": {"queued": 1}}
-    assert stats["content"] == {"inquiries": {"new": 1}}
+    assert stats["content"] == {"inquiries": {"new": 1}, "posts": {}, "reviews": {}}
 
 
 def test_inquiries_back_office(app, client):

@@ -77,6 +77,14 @@ def celery_config(config: dict[str, Any]) -> dict[str, Any]:
                 "task": "maintenance.purge_idempotency_keys",
                 "schedule": 3600.0,
             },
+            "warm-cache": {
+                "task": "maintenance.warm_cache",
+                "schedule": float(config["CACHE_WARM_INTERVAL_SECONDS"]),
+            },
+            "flush-post-views": {
+                "task": "maintenance.flush_post_views",
+                "schedule": float(config["VIEW_FLUSH_INTERVAL_SECONDS"]),
+            },
             "purge-orphaned-media": {
                 "task": "maintenance.purge_orphaned_media",
                 "schedule": 3600.0,

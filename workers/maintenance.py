@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from typing import Any
 
 from celery import shared_task
 
+from api.blog import views
 from api.jobs import service as jobs
 from api.media import service as media
+from api.ops import warmup
 
 
 @shared_task(name="maintenance.sweep_jobs", soft_time_limit=50, time_limit=60)
@@ -18,6 +21,16 @@ def sweep_jobs() -> dict[str, int]:
 @shared_task(name="maintenance.purge_idempotency_keys", soft_time_limit=50, time_limit=60)
 def purge_idempotency_keys() -> int:
     return jobs.purge_idempotency_keys()
+
+
+@shared_task(name="maintenance.warm_cache", soft_time_limit=110, time_limit=120)
+def warm_cache() -> dict[str, Any]:
+    return warmup.warm()
+
+
+@shared_task(name="maintenance.flush_post_views", soft_time_limit=50, time_limit=60)
+def flush_post_views() -> int:
+    return views.flush()
 
 
 @shared_task(name="maintenance.purge_orphaned_media", soft_time_limit=50, time_limit=60)

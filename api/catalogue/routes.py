@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import Response
 from flask_smorest import Blueprint
 
+from api import response_cache
 from api.catalogue import service
-from api.catalogue.schemas import DestinationListArgsSchema, DestinationSchema
-from api.pagination import page_of, page_schema
+from api.catalogue.schemas import (
+    DestinationListArgsSchema,
+    DestinationPageSchema,
+    DestinationSchema,
+)
+from api.ratelimits import limit_from_setting
 
 blp = Blueprint(
     "catalogue", __name__, url_prefix="/api/v1/destinations", description="Bali destinations."
@@ -16,17 +22,19 @@ blp = Blueprint(
 
 
 @blp.route("")
+@limit_from_setting("RATELIMIT_PUBLIC_READ")
 @blp.arguments(DestinationListArgsSchema, location="query")
-@blp.response(200, page_schema(DestinationSchema))
-def list_destinations(args: dict[str, Any]) -> dict[str, Any]:
-    """Destinations and activities (filters: area, category, tag)."""
-    items = service.search(args.get("area"), args.get("category"), args.get("tag"))
-    return page_of(items, args["page"], args["per_page"])
+@blp.response(200, DestinationPageSchema)
+@blp.alt_response(304, description="Not modified (If-None-Match).")
+def list_destinations(args: dict[str, Any]) -> Response:
+    """Destinations and activities (filters: area, category, tag). Cached, with ETag."""
+    return response_cache.json_response(*service.cached_list(args))
 
 
 @blp.route("/<string:slug>")
+@limit_from_setting("RATELIMIT_PUBLIC_READ")
 @blp.response(200, DestinationSchema)
 @blp.alt_response(404, description="No such destination.")
-def get_destination(slug: str) -> dict[str, Any]:
-    """One destination."""
-    return service.by_slug(slug)
+def get_destination(slug: str) -> Response:
+    """One destination. Cached, with ETag."""
+    return response_cache.json_response(*service.cached_destination(slug))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from api.pagination import PageArgsSchema
+from api.pagination import PageArgsSchema, page_schema
 
 BEST_TIMES = ["sunrise", "morning", "afternoon", "sunset", "evening"]
 
@@ -22,6 +22,9 @@ class DestinationSchema(Schema):
     best_time = fields.String(metadata={"enum": BEST_TIMES})
     tags = fields.List(fields.String())
     description = fields.String()
+
+
+DestinationPageSchema = page_schema(DestinationSchema)
 
 
 class DestinationListArgsSchema(PageArgsSchema):

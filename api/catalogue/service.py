@@ -1,9 +1,5 @@
-"""The catalogue: seeded from the bundled data set, read through a versioned cache.
-
-Cache keys: `catalogue:version` holds a number; the full list lives at
-`catalogue:{version}:all`. Seeding bumps the version, so every cached read is invalidated at
-once, on every process, without scanning keys.
-"""
+"""The catalogue: seeded from the bundled data set, read through the versioned cache of
+`api.response_cache` (namespace `catalogue`; seeding bumps its version)."""
 
 from __future__ import annotations
 
@@ -13,9 +9,12 @@ from typing import Any
 
 from sqlalchemy import select
 
+from api import response_cache
 from api.catalogue.models import Destination
+from api.catalogue.schemas import DestinationPageSchema, DestinationSchema
 from api.errors import NotFound
 from api.extensions import cache, db
+from api.pagination import page_of
 
 DATA_FILE = Path(__file__).with_name("data") / "destinations.json"
 FIELDS = (
@@ -32,7 +31,6 @@ FIELDS = (
     "tags",
     "description",
 )
-VERSION_KEY = "catalogue:version"
 CACHE_SECONDS = 3600
 
 
@@ -54,7 +52,7 @@ def seed() -> tuple[int, int]:
                 setattr(row, field, item[field])
             updated += 1
     db.session.commit()
-    cache.set(VERSION_KEY, int(cache.get(VERSION_KEY) or 0) + 1, timeout=0)
+    response_cache.bump("catalogue")
     return created, updated
 
 
@@ -64,7 +62,7 @@ def _as_dict(row: Destination) -> dict[str, Any]:
 
 def all_destinations() -> list[dict[str, Any]]:
     """Every destination, ordered by area then name (cached)."""
-    key = f"catalogue:{cache.get(VERSION_KEY) or 0}:all"
+    key = f"catalogue:v{response_cache.version('catalogue')}:all-destinations"
     destinations = cache.get(key)
     if destinations is None:
         rows = db.session.scalars(select(Destination).order_by(Destination.area, Destination.name))
@@ -88,6 +86,24 @@ def by_slug(slug: str) -> dict[str, Any]:
         if item["slug"] == slug:
             return item
     raise NotFound("No destination with this slug.")
+
+
+def cached_list(filters: dict[str, Any]) -> tuple[bytes, str]:
+    """The public list page for `filters` (page, per_page, area, category, tag), cached."""
+
+    def build() -> dict[str, Any]:
+        items = search(filters.get("area"), filters.get("category"), filters.get("tag"))
+        return DestinationPageSchema().dump(page_of(items, filters["page"], filters["per_page"]))
+
+    return response_cache.get_or_build(
+        "catalogue", f"list:{response_cache.key_for(**filters)}", build
+    )
+
+
+def cached_destination(slug: str) -> tuple[bytes, str]:
+    return response_cache.get_or_build(
+        "catalogue", f"slug:{slug}", lambda: DestinationSchema().dump(by_slug(slug))
+    )
 
 
 def known_targets() -> set[str]:

@@ -6,7 +6,7 @@ import uuid
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, select
 
 from api.errors import NotFound
 from api.extensions import db
@@ -79,8 +79,3 @@ def set_status(inquiry_id: uuid.UUID, status: str) -> Inquiry:
     inquiry.status = status
     db.session.commit()
     return inquiry
-
-
-def counts_by_status() -> dict[str, int]:
-    rows = db.session.execute(select(Inquiry.status, func.count()).group_by(Inquiry.status))
-    return dict(rows.all())  # type: ignore[arg-type]

@@ -25,6 +25,8 @@ from prometheus_client.registry import Collector
 
 from api.jobs import service as jobs
 from api.jobs.kinds import QUEUES
+from api.ops import warmup
+from api.response_cache import CACHE_REQUESTS
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +54,15 @@ class JobCollector(Collector):
         depth = GaugeMetricFamily(
             "baliblissed_queue_depth", "Messages waiting in each broker queue.", labels=["queue"]
         )
+        warm_keys = GaugeMetricFamily(
+            "baliblissed_cache_warm_keys", "Keys filled by the last cache warm-up."
+        )
+        warm_seconds = GaugeMetricFamily(
+            "baliblissed_cache_warm_duration_seconds", "Run time of the last cache warm-up."
+        )
+        warm_time = GaugeMetricFamily(
+            "baliblissed_cache_warm_finished_timestamp_seconds", "When the last warm-up ended."
+        )
         with self.app.app_context():
             try:
                 for kind, status, count in jobs.counts_by_kind_and_status():
@@ -60,8 +71,15 @@ class JobCollector(Collector):
                 log.warning("could not count jobs for metrics", exc_info=True)
             for queue, size in queue_depths(self.app).items():
                 depth.add_metric([queue], size)
-        yield jobs_family
-        yield depth
+            try:
+                last = warmup.last_run()
+            except Exception:  # the cache being down must not fail a scrape
+                last = None
+            if last:
+                warm_keys.add_metric([], last["keys"])
+                warm_seconds.add_metric([], last["duration_seconds"])
+                warm_time.add_metric([], last["finished_at"])
+        yield from (jobs_family, depth, warm_keys, warm_seconds, warm_time)
 
 
 def queue_depths(app: Flask) -> dict[str, int]:
@@ -94,15 +112,34 @@ def _observe(response: Response) -> Response:
     return response
 
 
-def metrics_response(app: Flask) -> Response:
+def _process_registry() -> CollectorRegistry:
+    """The counters of this process, or of every gunicorn process in multiprocess mode."""
     registry = CollectorRegistry()
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         multiprocess.MultiProcessCollector(registry)
     else:
-        registry.register(REQUESTS)
-        registry.register(LATENCY)
+        for collector in (REQUESTS, LATENCY, CACHE_REQUESTS):
+            registry.register(collector)
+    return registry
+
+
+def metrics_response(app: Flask) -> Response:
+    registry = _process_registry()
     registry.register(app.extensions["job_collector"])
     return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+
+
+def cache_counts() -> dict[str, int]:
+    """Cached public reads served from the cache (hits) or built (misses), all processes."""
+    counts = {"hits": 0, "misses": 0}
+    for family in _process_registry().collect():
+        if family.name == "baliblissed_cache_requests":
+            for sample in family.samples:
+                if sample.name.endswith("_total"):
+                    counts["hits" if sample.labels["result"] == "hit" else "misses"] += int(
+                        sample.value
+                    )
+    return counts
 
 
 def init_app(app: Flask) -> None:

@@ -8,10 +8,11 @@ from flask import Response, current_app
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
+from api import response_cache
 from api.errors import problem
 from api.extensions import limiter
-from api.ops import service
-from api.ops.metrics import metrics_response
+from api.ops import service, warmup
+from api.ops.metrics import cache_counts, metrics_response
 from api.security import require_role
 from api.users.models import Role
 
@@ -60,6 +61,50 @@ class StatsSchema(Schema):
     users = fields.Dict()
     jobs = fields.Dict()
     content = fields.Dict()
+
+
+class CacheStatusSchema(Schema):
+    backend = fields.String()
+    hits = fields.Integer()
+    misses = fields.Integer()
+    last_warm_up = fields.Dict(allow_none=True)
+
+
+class RateLimitStatusSchema(Schema):
+    storage = fields.String()
+    healthy = fields.Boolean()
+    default_limit = fields.String()
+
+
+@blp.route("/api/v1/admin/cache")
+@blp.response(200, CacheStatusSchema)
+@blp.alt_response(403, description="Administrators only.")
+def cache_status() -> dict[str, Any]:
+    """The cache backend, cached-read hits and misses, and the last warm-up."""
+    require_role(Role.ADMIN)
+    return {
+        "backend": current_app.config["CACHE_TYPE"],
+        **cache_counts(),
+        "last_warm_up": warmup.last_run(),
+    }
+
+
+@blp.route("/api/v1/admin/cache", methods=["DELETE"])
+@blp.response(204)
+@blp.alt_response(403, description="Administrators only.")
+def clear_cache() -> None:
+    """Invalidate every cached public read (sessions and lockouts are kept)."""
+    require_role(Role.ADMIN)
+    response_cache.invalidate_all()
+
+
+@blp.route("/api/v1/admin/rate-limits")
+@blp.response(200, RateLimitStatusSchema)
+@blp.alt_response(403, description="Administrators only.")
+def rate_limit_status() -> dict[str, Any]:
+    """Which storage the rate limiter uses, and whether it answers."""
+    require_role(Role.ADMIN)
+    return service.rate_limit_status()
 
 
 @blp.route("/api/v1/admin/stats")

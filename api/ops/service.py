@@ -9,9 +9,12 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import text
 
-from api.extensions import db
-from api.inquiries import service as inquiries
+from api.blog.models import Post
+from api.database import count_by
+from api.extensions import db, limiter
+from api.inquiries.models import Inquiry
 from api.jobs import service as jobs
+from api.reviews.models import Review
 from api.users import service as users
 
 OK, DOWN, NOT_CONFIGURED, UNKNOWN = "ok", "down", "not_configured", "unknown"
@@ -84,6 +87,19 @@ def health() -> tuple[dict[str, Any], int]:
     return {"status": "degraded" if degraded else "ok", "checks": checks}, 200
 
 
+def rate_limit_status() -> dict[str, Any]:
+    storage = limiter.storage
+    try:
+        healthy = bool(storage.check())
+    except Exception:
+        healthy = False
+    return {
+        "storage": "redis" if "redis" in type(storage).__name__.lower() else "memory",
+        "healthy": healthy,
+        "default_limit": current_app.config["RATELIMIT_DEFAULT"],
+    }
+
+
 def stats() -> dict[str, Any]:
     jobs_by_kind: dict[str, dict[str, int]] = {}
     for kind, status, count in jobs.counts_by_kind_and_status():
@@ -91,5 +107,9 @@ def stats() -> dict[str, Any]:
     return {
         "users": users.counts(),
         "jobs": jobs_by_kind,
-        "content": {"inquiries": inquiries.counts_by_status()},
+        "content": {
+            "inquiries": count_by(Inquiry.status),
+            "posts": count_by(Post.status),
+            "reviews": count_by(Review.status),
+        },
     }

@@ -1,0 +1,93 @@
+"""Markdown to safe HTML, slugs, and reading statistics."""
+
+from __future__ import annotations
+
+import html
+import math
+import re
+import unicodedata
+
+import markdown
+import nh3
+
+ALLOWED_TAGS = {
+    "p",
+    "br",
+    "hr",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "strong",
+    "em",
+    "b",
+    "i",
+    "u",
+    "s",
+    "del",
+    "blockquote",
+    "code",
+    "pre",
+    "ul",
+    "ol",
+    "li",
+    "a",
+    "img",
+    "table",
+    "thead",
+    "tbody",
+    "tr",
+    "th",
+    "td",
+    "sup",
+    "sub",
+}
+ALLOWED_ATTRIBUTES = {
+    "a": {"href", "title"},
+    "img": {"src", "alt", "title", "width", "height"},
+    "th": {"align"},
+    "td": {"align"},
+    "code": {"class"},
+}
+URL_SCHEMES = {"http", "https", "mailto"}
+WORDS_PER_MINUTE = 200
+
+
+def render(markdown_text: str) -> str:
+    """Markdown rendered, then cleaned to an allow-list: no scripts, event handlers or
+    `javascript:` links survive, whatever the author wrote."""
+    raw = markdown.markdown(markdown_text, extensions=["extra", "sane_lists"], output_format="html")
+    raw = re.sub(r"<(/?)h1\b", r"<\1h2", raw)  # the page title is the only h1
+    return nh3.clean(
+        raw,
+        tags=ALLOWED_TAGS,
+        attributes=ALLOWED_ATTRIBUTES,
+        url_schemes=URL_SCHEMES,
+        link_rel="nofollow noopener noreferrer",
+    )
+
+
+def plain_text(rendered_html: str) -> str:
+    text = nh3.clean(rendered_html, tags=set())
+    return re.sub(r"\s+", " ", html.unescape(text)).strip()
+
+
+def word_count(text: str) -> int:
+    return len(text.split())
+
+
+def reading_minutes(words: int) -> int:
+    return max(1, math.ceil(words / WORDS_PER_MINUTE))
+
+
+def excerpt(text: str, length: int = 200) -> str:
+    if len(text) <= length:
+        return text
+    return text[:length].rsplit(" ", 1)[0].rstrip(",.;:") + "…"
+
+
+def slugify(title: str) -> str:
+    ascii_title = unicodedata.normalize("NFKD", title).encode("ascii", "ignore").decode()
+    slug = re.sub(r"[^a-z0-9]+", "-", ascii_title.lower()).strip("-")
+    return slug[:80].rstrip("-") or "post"

@@ -1,0 +1,80 @@
+"""Reviews of the agency and its destinations."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from flask import Response
+from flask_smorest import Blueprint
+
+from api import response_cache
+from api.pagination import paginate
+from api.ratelimits import limit_from_setting
+from api.reviews import service
+from api.reviews.models import Review
+from api.reviews.schemas import (
+    ReviewCreateSchema,
+    ReviewListArgsSchema,
+    ReviewPageSchema,
+    ReviewSchema,
+    ReviewUpdateSchema,
+    SummaryArgsSchema,
+    SummarySchema,
+)
+from api.security import current_caller, require_user
+
+blp = Blueprint("reviews", __name__, url_prefix="/api/v1/reviews", description="Reviews.")
+
+
+@blp.route("")
+@limit_from_setting("RATELIMIT_PUBLIC_READ")
+@blp.arguments(ReviewListArgsSchema, location="query")
+@blp.response(200, ReviewPageSchema)
+def list_reviews(args: dict[str, Any]) -> Response:
+    """Published reviews, newest first (filter: target). Cached, with ETag."""
+    page, per_page, target = args["page"], args["per_page"], args.get("target")
+    if args.get("status"):  # moderators' view of pending reviews is not cached
+        caller = current_caller()
+        if caller.is_staff:
+            query = service.published(target, args["status"], caller)
+            return response_cache.uncached_json(
+                ReviewPageSchema().dump(paginate(query, page, per_page))
+            )
+    return response_cache.json_response(*service.cached_page(target, page, per_page))
+
+
+@blp.route("/summary")
+@limit_from_setting("RATELIMIT_PUBLIC_READ")
+@blp.arguments(SummaryArgsSchema, location="query")
+@blp.response(200, SummarySchema)
+def review_summary(args: dict[str, Any]) -> Response:
+    """Count, average and histogram of a target's published reviews. Cached, with ETag."""
+    return response_cache.json_response(*service.cached_summary(args["target"]))
+
+
+@blp.route("", methods=["POST"])
+@blp.arguments(ReviewCreateSchema)
+@blp.response(201, ReviewSchema)
+@blp.alt_response(409, description="You already reviewed this target.")
+@blp.alt_response(422, description="Invalid fields, target or photos.")
+def create_review(data: dict[str, Any]) -> Review:
+    """Review the agency (`target: "agency"`) or a destination (its slug)."""
+    return service.create(require_user(), data)
+
+
+@blp.route("/<uuid:review_id>", methods=["PATCH"])
+@blp.arguments(ReviewUpdateSchema)
+@blp.response(200, ReviewSchema)
+@blp.alt_response(403, description="Not the author, a moderator or an administrator.")
+def update_review(changes: dict[str, Any], review_id: uuid.UUID) -> Review:
+    """Edit a review (moderators may also publish a pending one)."""
+    return service.update(require_user(), review_id, changes)
+
+
+@blp.route("/<uuid:review_id>", methods=["DELETE"])
+@blp.response(204)
+@blp.alt_response(403, description="Not the author, a moderator or an administrator.")
+def delete_review(review_id: uuid.UUID) -> None:
+    """Delete a review."""
+    service.delete(require_user(), review_id)
