@@ -1,10 +1,11 @@
 """Cached public reads: JSON bodies kept serialised in the cache, served with ETag and
 Cache-Control, and 304 when the client's copy is current.
 
-Keys live in versioned namespaces (`{namespace}:v{n}:{key}`); a write to a namespace bumps
-its version (`{namespace}:version`), which invalidates every cached page of it at once, on
-every process, without scanning keys. The security state kept in the same cache (revoked
-tokens, lockouts) is never touched by invalidation.
+Each namespace has a version (`{namespace}:version`); an entry (`{namespace}:{key}`) stores
+the version it was built under. A read fetches both in one round trip (MGET) and rebuilds
+when they differ, so bumping the version on a write invalidates every cached page of the
+namespace at once, on every process, without scanning keys. The security state kept in the
+same cache (revoked tokens, lockouts) is never touched by invalidation.
 """
 
 from __future__ import annotations
@@ -14,9 +15,10 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from flask import Response, current_app, request
+from flask import Response, current_app, has_request_context, request
 from prometheus_client import Counter
 
+from api import ratelimits
 from api.extensions import cache
 
 NAMESPACES = ("catalogue", "posts", "reviews")
@@ -53,16 +55,19 @@ def get_or_build(namespace: str, key: str, build: Callable[[], Any]) -> tuple[by
     if not current_app.config["RESPONSE_CACHE_SECONDS"]:  # caching turned off
         body = serialise(build())
         return body, etag(body)
-    full_key = f"{namespace}:v{version(namespace)}:{key}"
-    entry = cache.get(full_key)
-    if entry is not None:
+    entry_key = f"{namespace}:{key}"
+    current, entry = cache.get_many(f"{namespace}:version", entry_key)
+    current = int(current or 0)
+    if entry is not None and entry[0] == current:
         CACHE_REQUESTS.labels("hit").inc()
-        return entry
+        return entry[1], entry[2]
     CACHE_REQUESTS.labels("miss").inc()
+    if has_request_context():  # misses (not hits) count against the public-read limit
+        ratelimits.charge("RATELIMIT_PUBLIC_READ")
     body = serialise(build())
-    entry = (body, etag(body))
-    cache.set(full_key, entry, timeout=current_app.config["RESPONSE_CACHE_SECONDS"])
-    return entry
+    tag = etag(body)
+    cache.set(entry_key, (current, body, tag), timeout=current_app.config["RESPONSE_CACHE_SECONDS"])
+    return body, tag
 
 
 def json_response(body: bytes, tag: str, *, public: bool = True) -> Response:

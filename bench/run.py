@@ -1,10 +1,11 @@
-"""Throughput of the submit and poll paths against bare Flask baselines, in one run.
+"""Throughput of the submit, poll and cached-read paths against baselines, in one run.
 
     make bench            (or: uv run python bench/run.py [--seconds 10] [--connections 16])
 
 It creates a scratch PostgreSQL database, uses Redis database 12 as broker and cache, starts
 each app under the same gunicorn settings (gunicorn.conf.py), loads it with wrk (installed with
 apt-get if missing) and prints requests per second and the ratio to the matching baseline.
+The blog list is measured with the response cache on and off (RESPONSE_CACHE_SECONDS=0).
 Machines here are shared and noisy: compare ratios, not absolute figures.
 """
 
@@ -34,6 +35,7 @@ BENCH = ROOT / "bench"
 PG_ADMIN_URL = os.environ.get("BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
 BIN = Path(sys.executable).parent
+ORIGINAL_CACHED_BLOG_RPS = 530  # the FastAPI backend's cached blog list, same machine kind
 
 
 def free_port() -> int:
@@ -107,6 +109,35 @@ def load(wrk: str, url: str, seconds: int, connections: int, script: str | None 
     }
 
 
+def seed_posts(env: dict[str, str], count: int = 60) -> None:
+    """Published posts with tags, written through the service as users would."""
+    sys.path.insert(0, str(ROOT))
+    from api import create_app
+    from api.blog import service as blog
+    from api.extensions import db
+    from api.security import Caller
+    from api.users.models import User
+
+    app = create_app(env)
+    with app.app_context():
+        user = User(email="bench@example.com", username="bench", is_verified=True)
+        db.session.add(user)
+        db.session.commit()
+        caller = Caller(user_id=user.id, role="user", address="bench", user=user)
+        body = "Rice terraces, temples and beaches. " * 120
+        for number in range(count):
+            blog.create(
+                caller,
+                {
+                    "title": f"Bali story {number}",
+                    "content": body,
+                    "tags": ["bali", f"tag{number % 5}"],
+                    "status": "published",
+                },
+            )
+        db.engine.dispose()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=int, default=10)
@@ -163,8 +194,16 @@ def main() -> None:
             "RATELIMIT_DEFAULT": "10000000 per hour",
             "RATELIMIT_INQUIRY": "10000000 per hour",
             "RATELIMIT_JOB_POLL": "10000000 per hour",
+            "RATELIMIT_PUBLIC_READ": "10000000 per hour",
             **dict(setting.split("=", 1) for setting in args.app_env),
         }
+        seed_posts(app_env)
+        for label, seconds in (
+            ("GET /api/v1/posts (cached)", "300"),
+            ("GET /api/v1/posts (uncached)", "0"),
+        ):
+            with served("wsgi:app", {**app_env, "RESPONSE_CACHE_SECONDS": seconds}) as base:
+                results[label] = load(wrk, f"{base}/api/v1/posts", args.seconds, args.connections)
         with served("wsgi:app", app_env) as base:
             results["POST /api/v1/inquiries"] = load(
                 wrk, f"{base}/api/v1/inquiries", args.seconds, args.connections, "submit.lua"
@@ -187,16 +226,19 @@ def main() -> None:
     baseline_of = {
         "POST /api/v1/inquiries": "bare INSERT + enqueue",
         "GET /api/v1/jobs/{id}": "bare SELECT by id",
+        "GET /api/v1/posts (cached)": "GET /api/v1/posts (uncached)",
     }
-    print(f"\n{'path':28} {'req/s':>9} {'p99':>9} {'non-2xx':>8}  ratio")
+    print(f"\n{'path':30} {'req/s':>9} {'p99':>9} {'non-2xx':>8}  ratio")
     for name, result in results.items():
         ratio = ""
         if name in baseline_of:
             baseline = baseline_of[name]
             ratio = f"{result['rps'] / results[baseline]['rps']:.2f} of {baseline}"
-            if name.startswith("GET"):
+            if name.startswith("GET /api/v1/jobs"):
                 ratio += f"; {result['rps'] / results['bare hello']['rps']:.2f} of bare hello"
-        print(f"{name:28} {result['rps']:9.0f} {result['p99']:>9} {result['non_2xx']:8}  {ratio}")
+            if name.endswith("(cached)"):
+                ratio += f"; {result['rps'] / ORIGINAL_CACHED_BLOG_RPS:.1f}x the original's 530"
+        print(f"{name:30} {result['rps']:9.0f} {result['p99']:>9} {result['non_2xx']:8}  {ratio}")
 
 
 if __name__ == "__main__":

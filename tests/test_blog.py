@@ -225,3 +225,18 @@ def test_two_authors_racing_for_one_slug_both_succeed(app):
     codes = sorted(response.status_code for response in results)
     assert codes in ([201, 201], [201, 409])  # never a 500, never a duplicate slug
     assert len({row[0] for row in sql(app, "SELECT slug FROM posts")}) == codes.count(201)
+
+
+def test_cache_hits_are_free_but_misses_are_rate_limited(make_app):
+    app = make_app(RATELIMIT_ENABLED="true", RATELIMIT_PUBLIC_READ="2 per hour",
+                   RATELIMIT_DEFAULT="1000 per hour")
+    client = app.test_client()
+
+    hits = [client.get("/api/v1/posts").status_code for _ in range(5)]
+    misses = [client.get(f"/api/v1/posts?q=word{n}").status_code for n in range(2)]
+
+    assert hits == [200] * 5  # one miss, then four hits
+    assert misses == [200, 429]
+    limited = client.get("/api/v1/posts?q=other")
+    assert limited.get_json()["code"] == "rate_limited"
+    assert int(limited.headers["Retry-After"]) > 0

@@ -18,15 +18,15 @@ from api.blog.schemas import (
     PostUpdateSchema,
 )
 from api.errors import NotFound
+from api.extensions import limiter
 from api.pagination import paginate
-from api.ratelimits import limit_from_setting
 from api.security import current_caller, require_user
 
 blp = Blueprint("blog", __name__, url_prefix="/api/v1/posts", description="The blog.")
 
 
 @blp.route("")
-@limit_from_setting("RATELIMIT_PUBLIC_READ")
+@limiter.exempt  # cache hits are cheaper than a limit check; misses are charged
 @blp.arguments(PostListArgsSchema, location="query")
 @blp.response(200, PostPageSchema)
 @blp.alt_response(304, description="Not modified (If-None-Match).")
@@ -55,7 +55,7 @@ def create_post(data: dict[str, Any]) -> Post:
 
 
 @blp.route("/<string:slug>")
-@limit_from_setting("RATELIMIT_PUBLIC_READ")
+@limiter.exempt  # cache hits are cheaper than a limit check; misses are charged
 @blp.response(200, PostSchema)
 @blp.alt_response(404, description="No such post (drafts are their author's).")
 def get_post(slug: str) -> Response:

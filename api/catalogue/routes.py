@@ -14,7 +14,7 @@ from api.catalogue.schemas import (
     DestinationPageSchema,
     DestinationSchema,
 )
-from api.ratelimits import limit_from_setting
+from api.extensions import limiter
 
 blp = Blueprint(
     "catalogue", __name__, url_prefix="/api/v1/destinations", description="Bali destinations."
@@ -22,7 +22,7 @@ blp = Blueprint(
 
 
 @blp.route("")
-@limit_from_setting("RATELIMIT_PUBLIC_READ")
+@limiter.exempt  # cache hits are cheaper than a limit check; misses are charged
 @blp.arguments(DestinationListArgsSchema, location="query")
 @blp.response(200, DestinationPageSchema)
 @blp.alt_response(304, description="Not modified (If-None-Match).")
@@ -32,7 +32,7 @@ def list_destinations(args: dict[str, Any]) -> Response:
 
 
 @blp.route("/<string:slug>")
-@limit_from_setting("RATELIMIT_PUBLIC_READ")
+@limiter.exempt  # cache hits are cheaper than a limit check; misses are charged
 @blp.response(200, DestinationSchema)
 @blp.alt_response(404, description="No such destination.")
 def get_destination(slug: str) -> Response:

