@@ -228,8 +228,11 @@ def test_two_authors_racing_for_one_slug_both_succeed(app):
 
 
 def test_cache_hits_are_free_but_misses_are_rate_limited(make_app):
-    app = make_app(RATELIMIT_ENABLED="true", RATELIMIT_PUBLIC_READ="2 per hour",
-                   RATELIMIT_DEFAULT="1000 per hour")
+    app = make_app(
+        RATELIMIT_ENABLED="true",
+        RATELIMIT_PUBLIC_READ="2 per hour",
+        RATELIMIT_DEFAULT="1000 per hour",
+    )
     client = app.test_client()
 
     hits = [client.get("/api/v1/posts").status_code for _ in range(5)]
