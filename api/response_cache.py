@@ -16,10 +16,14 @@ from collections.abc import Callable
 from typing import Any
 
 from flask import Response, current_app, has_request_context, request
+from marshmallow import Schema
 from prometheus_client import Counter
+from sqlalchemy import Select
 
 from api import ratelimits
 from api.extensions import cache
+from api.pagination import paginate
+from api.security import Caller, current_caller
 
 NAMESPACES = ("catalogue", "posts", "reviews")
 CACHE_REQUESTS = Counter(
@@ -91,3 +95,14 @@ def uncached_json(data: Any, *, public: bool = False) -> Response:
 def key_for(**parts: Any) -> str:
     """A stable cache key from query parameters (order-independent)."""
     return "&".join(f"{name}={parts[name]}" for name in sorted(parts) if parts[name] is not None)
+
+
+def staff_page(
+    schema: type[Schema], page: int, per_page: int, query_for: Callable[[Caller], Select[Any]]
+) -> Response | None:
+    """Moderators' uncached view of a list (drafts, pending items), or None for everyone
+    else, who get the cached public page."""
+    caller = current_caller()
+    if not caller.is_staff:
+        return None
+    return uncached_json(schema().dump(paginate(query_for(caller), page, per_page)))

@@ -19,7 +19,6 @@ from api.blog.schemas import (
 )
 from api.errors import NotFound
 from api.extensions import limiter
-from api.pagination import paginate
 from api.security import current_caller, require_user
 
 blp = Blueprint("blog", __name__, url_prefix="/api/v1/posts", description="The blog.")
@@ -34,12 +33,11 @@ def list_posts(args: dict[str, Any]) -> Response:
     """Published posts, newest (or most viewed) first; filters tag, author, q (full text)."""
     page, per_page = args.pop("page"), args.pop("per_page")
     if args.get("status"):  # moderators' views of drafts and archives are not cached
-        caller = current_caller()
-        if caller.is_staff:
-            query = service.search(args, caller)
-            return response_cache.uncached_json(
-                PostPageSchema().dump(paginate(query, page, per_page))
-            )
+        staff = response_cache.staff_page(
+            PostPageSchema, page, per_page, lambda caller: service.search(args, caller)
+        )
+        if staff is not None:
+            return staff
         args.pop("status")
     return response_cache.json_response(*service.cached_page(args, page, per_page))
 

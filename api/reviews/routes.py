@@ -10,7 +10,6 @@ from flask_smorest import Blueprint
 
 from api import response_cache
 from api.extensions import limiter
-from api.pagination import paginate
 from api.reviews import service
 from api.reviews.models import Review
 from api.reviews.schemas import (
@@ -22,7 +21,7 @@ from api.reviews.schemas import (
     SummaryArgsSchema,
     SummarySchema,
 )
-from api.security import current_caller, require_user
+from api.security import require_user
 
 blp = Blueprint("reviews", __name__, url_prefix="/api/v1/reviews", description="Reviews.")
 
@@ -35,12 +34,14 @@ def list_reviews(args: dict[str, Any]) -> Response:
     """Published reviews, newest first (filter: target). Cached, with ETag."""
     page, per_page, target = args["page"], args["per_page"], args.get("target")
     if args.get("status"):  # moderators' view of pending reviews is not cached
-        caller = current_caller()
-        if caller.is_staff:
-            query = service.published(target, args["status"], caller)
-            return response_cache.uncached_json(
-                ReviewPageSchema().dump(paginate(query, page, per_page))
-            )
+        staff = response_cache.staff_page(
+            ReviewPageSchema,
+            page,
+            per_page,
+            lambda caller: service.published(target, args["status"], caller),
+        )
+        if staff is not None:
+            return staff
     return response_cache.json_response(*service.cached_page(target, page, per_page))
 
 
