@@ -91,6 +91,16 @@ class ValidationFailed(ApiError):
     code = "validation_error"
 
 
+class PayloadTooLarge(ApiError):
+    status = 413
+    code = "payload_too_large"
+
+
+class UnsupportedMediaType(ApiError):
+    status = 415
+    code = "unsupported_media_type"
+
+
 class ServiceUnavailable(ApiError):
     status = 503
     code = "service_unavailable"

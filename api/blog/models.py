@@ -10,6 +10,7 @@ from sqlalchemy import Column, ForeignKey, Index, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from api.extensions import db
+from api.media.models import MediaAttachment
 from api.models import TimestampMixin
 
 
@@ -34,18 +35,12 @@ class Tag(db.Model):
     name: Mapped[str] = mapped_column(String(30), unique=True)
 
 
-class PostMedia(db.Model):
+class PostMedia(MediaAttachment, db.Model):
     __tablename__ = "post_media"
 
     post_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True
     )
-    media_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("media.id", ondelete="CASCADE"), primary_key=True, index=True
-    )
-    position: Mapped[int]
-
-    media = relationship("Media", lazy="joined")
 
 
 class Post(TimestampMixin, db.Model):

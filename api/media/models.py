@@ -11,7 +11,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import ForeignKey, Index, LargeBinary, String
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
 from api.extensions import db
 from api.models import TimestampMixin
@@ -50,6 +50,19 @@ class Media(TimestampMixin, db.Model):
     error_code: Mapped[str | None] = mapped_column(String(64))
     error_message: Mapped[str | None] = mapped_column(String(300))
     job_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("jobs.id", ondelete="SET NULL"))
+
+
+class MediaAttachment:
+    """Mixed into the tables that attach ordered media to a post or a review."""
+
+    media_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("media.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    position: Mapped[int]
+
+    @declared_attr
+    def media(cls) -> Mapped[Media]:  # noqa: N805 - declared_attr receives the class
+        return relationship("Media", lazy="joined")
 
 
 class MediaBlob(db.Model):

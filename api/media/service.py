@@ -6,6 +6,7 @@ import hashlib
 import logging
 import secrets
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any, NoReturn
 
@@ -41,7 +42,7 @@ def register_reference(column: Any) -> None:
 # --- uploading -------------------------------------------------------------------------------
 
 
-def upload(request: Request, submission_for: Any) -> tuple[Job, bool]:
+def upload(request: Request, submission_for: Callable[[str], Submission]) -> tuple[Job, bool]:
     """Read the multipart upload (limits enforced while streaming), stage it, enqueue a job.
 
     `submission_for(fingerprint)` makes the Submission once the body's digest is known.
@@ -61,7 +62,7 @@ def upload(request: Request, submission_for: Any) -> tuple[Job, bool]:
     data = received.file.read()
     received.file.close()
     digest = hashlib.sha256(f"{purpose}\n".encode() + data).hexdigest()
-    submission: Submission = submission_for(digest)
+    submission = submission_for(digest)
     media = Media(
         id=uuid.uuid4(),
         owner_id=submission.caller.user_id,

@@ -14,21 +14,11 @@ from typing import IO, Any
 from flask import Request
 from werkzeug.sansio.multipart import Data, Epilogue, Field, File, MultipartDecoder, NeedData
 
-from api.errors import ApiError, ValidationFailed
+from api.errors import PayloadTooLarge, UnsupportedMediaType, ValidationFailed
 from api.media.sniff import SNIFF_BYTES, FileType, sniff
 
 CHUNK_BYTES = 64 * 1024
 MAX_FIELD_BYTES = 1024
-
-
-class UnsupportedMediaType(ApiError):
-    status = 415
-    code = "unsupported_media_type"
-
-
-class PayloadTooLarge(ApiError):
-    status = 413
-    code = "payload_too_large"
 
 
 @dataclass

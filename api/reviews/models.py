@@ -9,6 +9,7 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueC
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from api.extensions import db
+from api.media.models import MediaAttachment
 from api.models import TimestampMixin
 
 
@@ -17,18 +18,12 @@ class ReviewStatus(StrEnum):
     PENDING = "pending"
 
 
-class ReviewMedia(db.Model):
+class ReviewMedia(MediaAttachment, db.Model):
     __tablename__ = "review_media"
 
     review_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("reviews.id", ondelete="CASCADE"), primary_key=True
     )
-    media_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("media.id", ondelete="CASCADE"), primary_key=True, index=True
-    )
-    position: Mapped[int]
-
-    media = relationship("Media", lazy="joined")
 
 
 class Review(TimestampMixin, db.Model):
