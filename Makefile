@@ -1,22 +1,33 @@
 # Quick start: `make run` (the whole system on its embedded defaults) and `make test`.
-# Both install what they need: uv (from PyPI, if missing) and the locked dependencies.
+# The machine needs only Python >= 3.11 with venv (Debian/Ubuntu: python3-venv). uv comes from
+# PATH if present, else it is installed into a project-local tools venv (.tools/), never into
+# the system Python (PEP 668); uv then installs the locked dependencies into .venv/.
 
 SHELL := /bin/bash
+PYTHON ?= python3
 export UV_PYTHON_DOWNLOADS := never
-UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
-RUN := $(UV) run --frozen
+TOOLS := .tools
+UV := $(or $(shell command -v uv 2>/dev/null),$(TOOLS)/bin/uv)
+RUN := $(UV) run --frozen --no-sync
 
 .PHONY: install run test lint format bench migrate
 
-install:
-	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 \
-		|| python3 -m pip install --quiet uv
-	$(UV) sync --frozen
+$(TOOLS)/bin/uv:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { \
+		echo "make: Python 3.11 or newer is needed as '$(PYTHON)' (found: $$($(PYTHON) --version 2>&1))." >&2; \
+		exit 1; }
+	@rm -rf $(TOOLS)
+	@$(PYTHON) -m venv $(TOOLS) >/dev/null 2>&1 || { rm -rf $(TOOLS); \
+		echo "make: '$(PYTHON) -m venv' failed; on Debian or Ubuntu install python3-venv (apt install python3-venv)." >&2; \
+		exit 1; }
+	@echo "make: installing uv into $(TOOLS)/ (a project-local venv; the system Python is untouched)"
+	@$(TOOLS)/bin/python -m pip install --quiet --disable-pip-version-check 'uv>=0.13,<1'
+
+install: $(UV)
+	$(UV) sync --frozen --python $(PYTHON)
 
 run: install
-	$(RUN) flask --app wsgi db upgrade
-	$(RUN) flask --app wsgi catalogue seed
-	$(RUN) honcho start -p $${PORT:-8000} web worker beat
+	$(RUN) python scripts/run_system.py
 
 test: install
 	$(RUN) pytest

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from celery import Celery, Task
-from celery.signals import worker_process_init
+from celery.signals import beat_init, worker_process_init
 from flask import Flask
 from kombu import Exchange, Queue
 
@@ -93,6 +94,12 @@ def celery_config(config: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def sqlite_broker_file(broker_url: str) -> Path | None:
+    """The file of kombu's SQLite transport (`sqla+sqlite:///path`), if that is the broker."""
+    prefix = "sqla+sqlite:///"
+    return Path(broker_url[len(prefix) :]) if broker_url.startswith(prefix) else None
+
+
 def celery_init_app(app: Flask) -> Celery:
     class FlaskTask(Task):
         def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -103,6 +110,14 @@ def celery_init_app(app: Flask) -> Celery:
     celery.conf.update(celery_config(app.config))
     celery.set_default()
     app.extensions["celery"] = celery
+    broker_file = sqlite_broker_file(app.config["CELERY_BROKER_URL"])
+    if broker_file is not None:  # the API publishes and workers consume: both need the folder
+        broker_file.parent.mkdir(parents=True, exist_ok=True)
+
+    @beat_init.connect(weak=False)
+    def create_schedule_folder(**_kwargs: Any) -> None:
+        """Beat keeps its schedule in a file; the folder may not exist on a fresh clone."""
+        Path(app.config["BEAT_SCHEDULE_FILE"]).parent.mkdir(parents=True, exist_ok=True)
 
     @worker_process_init.connect(weak=False)
     def reset_database_pool(**_kwargs: Any) -> None:

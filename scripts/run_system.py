@@ -1,0 +1,105 @@
+"""`make run`: migrate, seed the catalogue, then run the Procfile's web, worker and beat.
+
+The long-running processes are supervised by honcho (as `honcho start` would); when one of
+them stops, the others are stopped too and the last line printed says which one stopped and
+why (its exit code and the last thing it wrote), so a failed start is never a wall of logs.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from collections import deque
+from pathlib import Path
+from honcho.environ import parse_procfile
+from honcho.manager import SYSTEM_PRINTER_NAME, Manager
+from honcho.printer import Message, Printer
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROCESSES = ("web", "worker", "beat")
+STOPPED = re.compile(r"^(\S+) stopped \(rc=(-?\d+)\)")
+SETUP_STEPS = (
+    ("migrate", ["flask", "--app", "wsgi", "db", "upgrade"]),
+    ("seed", ["flask", "--app", "wsgi", "catalogue", "seed"]),
+)
+
+
+class RecordingPrinter(Printer):
+    """Prints like honcho and remembers the last lines each process wrote."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stdout)
+        self.tails: dict[str, deque[str]] = {}
+        self.stops: list[tuple[str, int]] = []  # (process, exit code) in the order they stopped
+
+    def write(self, message: Message) -> None:
+        super().write(message)
+        data = message.data
+        text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+        if message.name == SYSTEM_PRINTER_NAME:
+            stopped = STOPPED.match(text)
+            if stopped:
+                self.stops.append((stopped[1], int(stopped[2])))
+        elif message.name:
+            tail = self.tails.setdefault(message.name, deque(maxlen=20))
+            tail.extend(line.strip() for line in text.splitlines() if line.strip())
+
+
+def reason(lines: list[str] | deque[str]) -> str:
+    """The most telling of a process's last lines: an exception or error line if any."""
+    for line in reversed(lines):
+        head = line.split(":", 1)[0]
+        if head.endswith(("Error", "Exception", "Exit")) or line.startswith("Error"):
+            return line
+    return lines[-1] if lines else "(it printed nothing)"
+
+
+def fail(what: str, code: int | None, lines: list[str] | deque[str]) -> int:
+    shown = "a signal" if code is None or code < 0 else f"exit code {code}"
+    print(f"\nmake run: {what} stopped ({shown}): {reason(lines)}", file=sys.stderr, flush=True)
+    return code if code and code > 0 else 1
+
+
+def setup(env: dict[str, str]) -> int:
+    for name, command in SETUP_STEPS:
+        print(f"make run: {name}: {' '.join(command)}", flush=True)
+        done = subprocess.run(
+            command, cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, check=False
+        )
+        output = (done.stdout + done.stderr).strip().splitlines()
+        for line in output:
+            print(f"  {line}", flush=True)
+        if done.returncode != 0:
+            return fail(f"the {name} step", done.returncode, output)
+    return 0
+
+
+def supervise(env: dict[str, str], port: str) -> int:
+    commands = parse_procfile((PROJECT_ROOT / "Procfile").read_text()).processes
+    printer = RecordingPrinter()
+    manager = Manager(printer=printer)
+    for name in PROCESSES:
+        process_env = {**env, "PORT": port} if name == "web" else env
+        manager.add_process(name, commands[name], env=process_env, cwd=str(PROJECT_ROOT))
+    started = time.monotonic()
+    manager.loop()
+    if manager.returncode in (130, 143) or not printer.stops:  # Ctrl-C or SIGTERM: a clean stop
+        return 0
+    # The first process to stop by itself is the one to blame; the rest were stopped for it.
+    name, code = printer.stops[0]
+    after = int(time.monotonic() - started)
+    return fail(f"{name} (after {after} s)", code, printer.tails.get(name, []))
+
+
+def main() -> int:
+    env = dict(os.environ)
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    port = env.get("PORT", "8000")
+    return setup(env) or supervise(env, port)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
