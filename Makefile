@@ -6,7 +6,8 @@
 SHELL := /bin/bash
 PYTHON ?= python3
 export UV_PYTHON_DOWNLOADS := never
-export UV_SYSTEM_CERTS := true  # trust the machine's certificate store (proxies with their own CA)
+# Trust the machine's certificate store (a proxy with its own CA, as on many company networks).
+export UV_SYSTEM_CERTS := true
 TOOLS := .tools
 UV := $(or $(shell command -v uv 2>/dev/null),$(TOOLS)/bin/uv)
 RUN := $(UV) run --frozen --no-sync
