@@ -21,6 +21,7 @@ from honcho.printer import Message, Printer
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PROCESSES = ("web", "worker", "beat")
 STOPPED = re.compile(r"^(\S+) stopped \(rc=(-?\d+)\)")
+EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|error|Exit|Interrupt)(:|$)")
 SETUP_STEPS = (
     ("migrate", ["flask", "--app", "wsgi", "db", "upgrade"]),
     ("seed", ["flask", "--app", "wsgi", "catalogue", "seed"]),
@@ -51,8 +52,7 @@ class RecordingPrinter(Printer):
 def reason(lines: list[str] | deque[str]) -> str:
     """The most telling of a process's last lines: an exception or error line if any."""
     for line in reversed(lines):
-        head = line.split(":", 1)[0]
-        if head.endswith(("Error", "Exception", "Exit")) or line.startswith("Error"):
+        if EXCEPTION_LINE.match(line):
             return line
     return lines[-1] if lines else "(it printed nothing)"
 

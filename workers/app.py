@@ -6,7 +6,8 @@ from pathlib import Path
 from typing import Any
 
 from celery import Celery, Task
-from celery.signals import beat_init, worker_process_init
+from celery.beat import PersistentScheduler
+from celery.signals import worker_process_init
 from flask import Flask
 from kombu import Exchange, Queue
 
@@ -68,6 +69,7 @@ def celery_config(config: dict[str, Any]) -> dict[str, Any]:
         "worker_send_task_events": True,
         "timezone": "UTC",
         "enable_utc": True,
+        "beat_scheduler": "workers.app:Scheduler",
         "beat_schedule_filename": config["BEAT_SCHEDULE_FILE"],
         "beat_schedule": {
             "sweep-jobs": {
@@ -94,6 +96,14 @@ def celery_config(config: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+class Scheduler(PersistentScheduler):
+    """Beat's file-backed scheduler, creating the schedule's folder (absent on a fresh clone)."""
+
+    def setup_schedule(self) -> None:
+        Path(self.schedule_filename).parent.mkdir(parents=True, exist_ok=True)
+        super().setup_schedule()
+
+
 def sqlite_broker_file(broker_url: str) -> Path | None:
     """The file of kombu's SQLite transport (`sqla+sqlite:///path`), if that is the broker."""
     prefix = "sqla+sqlite:///"
@@ -113,11 +123,6 @@ def celery_init_app(app: Flask) -> Celery:
     broker_file = sqlite_broker_file(app.config["CELERY_BROKER_URL"])
     if broker_file is not None:  # the API publishes and workers consume: both need the folder
         broker_file.parent.mkdir(parents=True, exist_ok=True)
-
-    @beat_init.connect(weak=False)
-    def create_schedule_folder(**_kwargs: Any) -> None:
-        """Beat keeps its schedule in a file; the folder may not exist on a fresh clone."""
-        Path(app.config["BEAT_SCHEDULE_FILE"]).parent.mkdir(parents=True, exist_ok=True)
 
     @worker_process_init.connect(weak=False)
     def reset_database_pool(**_kwargs: Any) -> None:
