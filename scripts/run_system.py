@@ -13,7 +13,9 @@ import subprocess
 import sys
 import time
 from collections import deque
+from collections.abc import Mapping
 from pathlib import Path
+
 from honcho.environ import parse_procfile
 from honcho.manager import SYSTEM_PRINTER_NAME, Manager
 from honcho.printer import Message, Printer
@@ -77,13 +79,13 @@ def setup(env: dict[str, str]) -> int:
     return 0
 
 
-def supervise(env: dict[str, str], port: str) -> int:
-    commands = parse_procfile((PROJECT_ROOT / "Procfile").read_text()).processes
+def supervise(commands: Mapping[str, str], env: dict[str, str], port: str) -> int:
+    """Run the processes until one stops (or make run is interrupted); 0 for a clean stop."""
     printer = RecordingPrinter()
     manager = Manager(printer=printer)
-    for name in PROCESSES:
+    for name, command in commands.items():
         process_env = {**env, "PORT": port} if name == "web" else env
-        manager.add_process(name, commands[name], env=process_env, cwd=str(PROJECT_ROOT))
+        manager.add_process(name, command, env=process_env, cwd=str(PROJECT_ROOT))
     started = time.monotonic()
     manager.loop()
     if manager.returncode in (130, 143) or not printer.stops:  # Ctrl-C or SIGTERM: a clean stop
@@ -98,7 +100,8 @@ def main() -> int:
     env = dict(os.environ)
     env.setdefault("PYTHONUNBUFFERED", "1")
     port = env.get("PORT", "8000")
-    return setup(env) or supervise(env, port)
+    procfile = parse_procfile((PROJECT_ROOT / "Procfile").read_text()).processes
+    return setup(env) or supervise({name: procfile[name] for name in PROCESSES}, env, port)
 
 
 if __name__ == "__main__":
