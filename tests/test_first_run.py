@@ -166,7 +166,7 @@ def test_make_run_on_postgresql_and_redis_stays_up(tmp_path):
             ) as run,
         ):
             submit_inquiry_and_see_its_emails(run)
-            assert get_json(f"{run.base}/api/v1/destinations")["total"] == 48  # seeded
+            assert get_json(f"{run.base}/api/v1/destinations")["meta"]["total"] == 48  # seeded
             time.sleep(20)  # the check: all three processes are still there 20 s on
             assert run.process.poll() is None, run.output()[-3000:]
             commands = " | ".join(processes_in(run.clone))
