@@ -10,12 +10,24 @@ from flask import Flask
 from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from api import cli, errors, observability, ratelimits, security
+from api import cli, database, errors, observability, ratelimits, security
 from api.auth.routes import blp as auth_blp
 from api.blog.routes import blp as blog_blp
 from api.catalogue.routes import blp as catalogue_blp
 from api.chat.routes import blp as chat_blp
-from api.extensions import api, cache, cors, db, migrate
+from api.extensions import (
+    ai_guard,
+    ai_model,
+    api,
+    cache,
+    cors,
+    db,
+    email_sender,
+    media_storage,
+    migrate,
+    oauth_providers,
+    redis_client,
+)
 from api.inquiries.routes import blp as inquiries_blp
 from api.integrations.email import create_sender
 from api.integrations.gemini import Guard, create_model
@@ -23,12 +35,12 @@ from api.integrations.oauth import configured_providers
 from api.integrations.storage import create_storage
 from api.itineraries.routes import blp as itineraries_blp
 from api.jobs.routes import blp as jobs_blp
+from api.jobs.routes import webhooks_blp
 from api.media.routes import blp as media_blp
 from api.ops import metrics
 from api.ops.routes import blp as ops_blp
 from api.reviews.routes import blp as reviews_blp
 from api.users.routes import blp as users_blp
-from api.webhooks.routes import blp as webhooks_blp
 from config import PROJECT_ROOT, load_config
 from workers.app import celery_init_app
 
@@ -55,15 +67,17 @@ def create_app(environ: Mapping[str, str] | None = None) -> Flask:
         supports_credentials=True,
         expose_headers=["Location", "X-Request-ID", "Retry-After", "Idempotent-Replayed"],
     )
-    if config.REDIS_URL:
-        app.extensions["redis"] = redis.Redis.from_url(
-            config.REDIS_URL, socket_connect_timeout=1, socket_timeout=2
-        )
-    app.extensions["email_sender"] = create_sender(app.config)
-    app.extensions["oauth_providers"] = configured_providers(app.config)
-    app.extensions["media_storage"] = create_storage(app.config)
-    app.extensions["ai_model"] = create_model(app.config)
-    app.extensions["ai_guard"] = Guard(cache, app.config)
+    redis_client.init_app(
+        app,
+        redis.Redis.from_url(config.REDIS_URL, socket_connect_timeout=1, socket_timeout=2)
+        if config.REDIS_URL
+        else None,
+    )
+    email_sender.init_app(app, create_sender(app.config))
+    oauth_providers.init_app(app, configured_providers(app.config))
+    media_storage.init_app(app, create_storage(app.config))
+    ai_model.init_app(app, create_model(app.config))
+    ai_guard.init_app(app, Guard(cache, app.config))
     celery_init_app(app)
 
     observability.init_app(app)
@@ -73,6 +87,7 @@ def create_app(environ: Mapping[str, str] | None = None) -> Flask:
     errors.init_app(app)
     _register_blueprints(app)
     cli.init_app(app)
+    database.init_app(app)  # last: its commit hook must run before the other after_request hooks
     return app
 
 

@@ -1,22 +1,223 @@
-"""Session helpers for hot paths."""
+"""Units of work: one transaction per request and per job outcome, and what happens after it.
+
+The rules this module enforces for every caller:
+
+* Services never commit. The owner of a unit of work does: the request (committed by an
+  `after_request` hook when the answer is a success, rolled back otherwise), a job attempt
+  (`api.jobs.lifecycle`), a periodic task or CLI command (:func:`unit_of_work`). A commit from
+  anywhere else during a request raises, so a rejected request (4xx) can never have written.
+* Side effects that must follow a commit (Celery publishes, cache invalidations, waking
+  waiters) are registered with :func:`on_commit`; they run after the commit and are dropped on
+  rollback, as warehouse's after-commit hooks do.
+* Lean reads (one SELECT, no BEGIN/ROLLBACK round trips) use :func:`reader`: a session on an
+  autocommit connection that refuses every write, so no write can escape a rollback.
+"""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from typing import Any
 
-from sqlalchemy import func, select
+from flask import Flask, Response, current_app, g, has_request_context
+from sqlalchemy import event, func, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 
+from api.errors import problem
 from api.extensions import db
 
+log = logging.getLogger(__name__)
 
-def read_without_transaction() -> None:
-    """Run the session's next statements in autocommit: a single-row read then costs one
-    round trip instead of three (BEGIN, SELECT, ROLLBACK). Only when no transaction is open."""
-    if not db.session().in_transaction():
-        db.session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+ON_COMMIT = "on_commit"  # session.info keys
+ON_END = "on_end"
+READ_ONLY = "read_only"
+COMMIT_REFUSED = "commit_refused"  # why commits are refused (a job handler is running)
+
+
+class CommitRefused(RuntimeError):
+    """A service tried to commit a unit of work it does not own."""
+
+
+class ReadOnlySession(RuntimeError):
+    """A write was attempted through `reader()`."""
+
+
+# --- after-commit callbacks ----------------------------------------------------------------
+
+
+def on_commit(callback: Callable[[], Any], session: Session | None = None) -> None:
+    """Run `callback` once the current unit of work commits; drop it if it rolls back."""
+    (session or db.session()).info.setdefault(ON_COMMIT, []).append(callback)
+
+
+def on_end(callback: Callable[[], Any], session: Session | None = None) -> None:
+    """Run `callback` when the current unit of work ends, committed or not (releasing locks
+    or markers held for its duration)."""
+    (session or db.session()).info.setdefault(ON_END, []).append(callback)
+
+
+def _run(callbacks: list[Callable[[], Any]]) -> None:
+    for callback in callbacks:
+        try:
+            callback()
+        except Exception:  # the transaction is over: a failed follow-up must not undo it
+            log.exception("after-commit callback %r failed", callback)
+
+
+def _after_commit(session: Session) -> None:
+    _run(session.info.pop(ON_COMMIT, []))
+
+
+def _after_transaction_end(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.parent is not None:  # a savepoint or subtransaction, not the unit of work
+        return
+    session.info.pop(ON_COMMIT, None)  # still here: the transaction did not commit
+    _run(session.info.pop(ON_END, []))
+
+
+def _before_commit(session: Session) -> None:
+    refused = session.info.get(COMMIT_REFUSED)
+    if refused is None and has_request_context() and not g.get("_committing_request"):
+        refused = "during a request only the request commits (api.database)"
+    if refused:
+        raise CommitRefused(f"commit refused: {refused}")
+
+
+def finish(session: Session, success: bool) -> None:
+    """End the unit of work: commit if `success`, else roll back; callbacks run either way
+    (even when no statement was executed, so no transaction was ever begun)."""
+    if session.in_transaction():
+        if success:
+            session.commit()
+        else:
+            session.rollback()
+        return
+    if success:
+        _run(session.info.pop(ON_COMMIT, []))
+    session.info.pop(ON_COMMIT, None)
+    _run(session.info.pop(ON_END, []))
+
+
+@contextmanager
+def unit_of_work() -> Iterator[Session]:
+    """A unit of work outside requests (periodic tasks, CLI commands): committed when the
+    block succeeds, rolled back when it raises."""
+    session = db.session()
+    try:
+        yield session
+    except BaseException:
+        finish(session, success=False)
+        raise
+    finish(session, success=True)
+
+
+@contextmanager
+def commits_refused(reason: str) -> Iterator[None]:
+    """Refuse commits while the block runs (a job handler: the lifecycle commits its rows)."""
+    session = db.session()
+    session.info[COMMIT_REFUSED] = reason
+    try:
+        yield
+    finally:
+        session.info.pop(COMMIT_REFUSED, None)
+
+
+@contextmanager
+def commits_allowed() -> Iterator[Session]:
+    """Let the owner of the unit of work commit inside a `commits_refused` block."""
+    session = db.session()
+    refused = session.info.pop(COMMIT_REFUSED, None)
+    try:
+        yield session
+    finally:
+        if refused is not None:
+            session.info[COMMIT_REFUSED] = refused
+
+
+# --- the request's unit of work -------------------------------------------------------------
+
+
+def _finish_request(response: Response) -> Response:
+    """Commit a successful request's unit of work, roll back any other; a commit that fails
+    turns the answer into a clear problem instead of a success that did not happen."""
+    if not db.session.registry.has():  # the request never touched the session
+        return response
+    session = db.session()
+    success = response.status_code < 400
+    g._committing_request = True
+    try:
+        finish(session, success)
+    except IntegrityError:
+        log.warning("commit refused by a constraint", exc_info=True)
+        session.rollback()
+        return problem(409, "conflict", "A concurrent change conflicts with this request.")
+    except DBAPIError:
+        log.error("commit failed: the database is unavailable", exc_info=True)
+        with suppress(Exception):
+            session.rollback()
+        return problem(
+            503,
+            "service_unavailable",
+            "The database is unavailable; nothing was saved. Try again shortly.",
+            headers={"Retry-After": "5"},
+        )
+    finally:
+        g._committing_request = False
+    return response
+
+
+# --- lean reads --------------------------------------------------------------------------
+
+
+def _autocommit_engine() -> Engine:
+    engine = current_app.extensions.get("autocommit_engine")
+    if engine is None:  # shares the pool; connections are switched to autocommit on checkout
+        engine = db.engine.execution_options(isolation_level="AUTOCOMMIT")
+        current_app.extensions["autocommit_engine"] = engine
+    return engine
+
+
+@contextmanager
+def reader() -> Iterator[Session]:
+    """A session for reads only, on an autocommit connection: no BEGIN, no ROLLBACK, and any
+    write raises :class:`ReadOnlySession`. Objects it loads are detached when it closes."""
+    session = Session(bind=_autocommit_engine(), autoflush=False, expire_on_commit=False)
+    session.info[READ_ONLY] = True
+    try:
+        yield session
+    finally:
+        session.close()
+
+
+def _refuse_flush(session: Session, _context: Any, _instances: Any) -> None:
+    if session.info.get(READ_ONLY):
+        raise ReadOnlySession("reader() sessions cannot write")
+
+
+def _refuse_writes(state: ORMExecuteState) -> None:
+    if state.session.info.get(READ_ONLY) and not state.is_select:
+        raise ReadOnlySession("reader() sessions cannot write")
 
 
 def count_by(column: Any) -> dict[str, int]:
     """Rows counted per value of `column` (e.g. a status)."""
     rows = db.session.execute(select(column, func.count()).group_by(column)).all()
     return {value: count for value, count in rows}  # noqa: C416 - rows are Row objects
+
+
+def init_app(app: Flask) -> None:
+    """Install the listeners (once per process) and the request's commit hook.
+
+    Call last in `create_app()`: Flask runs `after_request` hooks in reverse order, so the
+    commit runs first and the other hooks (metrics, headers) see its outcome.
+    """
+    if not event.contains(Session, "after_commit", _after_commit):
+        event.listen(Session, "after_commit", _after_commit)
+        event.listen(Session, "after_transaction_end", _after_transaction_end)
+        event.listen(Session, "before_commit", _before_commit)
+        event.listen(Session, "before_flush", _refuse_flush)
+        event.listen(Session, "do_orm_execute", _refuse_writes)
+    app.after_request(_finish_request)

@@ -21,6 +21,7 @@ from prometheus_client import Counter
 from sqlalchemy import Select
 
 from api import ratelimits
+from api.database import on_commit
 from api.extensions import cache
 from api.pagination import paginate
 from api.security import Caller, current_caller
@@ -35,15 +36,21 @@ def version(namespace: str) -> int:
     return int(cache.get(f"{namespace}:version") or 0)
 
 
-def bump(namespace: str) -> None:
+def bump_now(namespace: str) -> None:
     """Invalidate every cached read of the namespace (atomic INCR on Redis)."""
     cache.add(f"{namespace}:version", 0, timeout=0)
     cache.cache.inc(f"{namespace}:version")
 
 
+def bump(namespace: str) -> None:
+    """Invalidate the namespace once the unit of work that changed it commits: a rolled-back
+    write leaves the cache as it was, and no reader rebuilds from rows not committed yet."""
+    on_commit(lambda: bump_now(namespace))
+
+
 def invalidate_all() -> None:
     for namespace in NAMESPACES:
-        bump(namespace)
+        bump_now(namespace)
 
 
 def serialise(data: Any) -> bytes:

@@ -2,26 +2,32 @@
 
 A present token must be valid, not revoked, and belong to an active user whose sessions were
 not ended after it was issued (password change, reset, deactivation); otherwise the request is
-refused with 401, never treated as anonymous.
+refused with 401, never treated as anonymous. Revocations live in the cache (Redis in
+production) with a TTL equal to the token lifetime; when the cache cannot answer, the request
+is refused (503): a revoked token is never accepted.
+
+This module depends only on the user model; `api.auth` issues tokens and revokes them here.
 """
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, current_app, g, request
 from flask_jwt_extended import get_jwt, verify_jwt_in_request
 
-from api.auth.tokens import is_revoked
-from api.database import read_without_transaction
-from api.errors import Forbidden, Unauthorized, problem
-from api.extensions import db, jwt
+from api.database import reader
+from api.errors import Forbidden, ServiceUnavailable, Unauthorized, problem
+from api.extensions import cache, db, jwt
 from api.users.models import User
 
 BEARER = {"WWW-Authenticate": "Bearer"}
+REVOKED_TOKEN = "revoked-token:{}"
+REVOKED_FAMILY = "revoked-family:{}"
 
 
 @dataclass(frozen=True)
@@ -29,12 +35,16 @@ class Caller:
     user_id: uuid.UUID | None
     role: str | None
     address: str
-    user: User | None = None
 
     @classmethod
     def system(cls, user_id: uuid.UUID | None) -> Caller:
         """The backend acting on its own (e.g. sending a user their verification email)."""
         return cls(user_id=user_id, role=None, address="system")
+
+    @property
+    def user(self) -> User | None:
+        """The caller's account in the request's unit of work (loaded on first use)."""
+        return db.session.get(User, self.user_id) if self.user_id else None
 
     @property
     def is_admin(self) -> bool:
@@ -50,14 +60,56 @@ class Caller:
         return f"user:{self.user_id}" if self.user_id else f"ip:{self.address}"
 
 
+@dataclass(frozen=True)
+class SignedIn(Caller):
+    """A caller known to be signed in (what `require_user` returns)."""
+
+    user_id: uuid.UUID
+
+    @property
+    def account(self) -> User:
+        user = self.user
+        if user is None:  # deleted since the token was checked, within this request
+            raise Unauthorized("This account no longer exists.", headers=BEARER)
+        return user
+
+
+# --- tokens ----------------------------------------------------------------------------------
+
+
+def seconds_left(claims: dict[str, Any]) -> int:
+    return max(1, int(claims.get("exp", 0) - time.time()))
+
+
+def is_revoked(claims: dict[str, Any]) -> bool:
+    """True when the token or its family was revoked. Fails closed: no answer, no access."""
+    try:
+        token, family = cache.get_many(
+            REVOKED_TOKEN.format(claims.get("jti")), REVOKED_FAMILY.format(claims.get("fam"))
+        )
+    except Exception as exc:
+        raise ServiceUnavailable("Sessions cannot be checked right now; try again soon.") from exc
+    return bool(token or family)
+
+
+def revoke_family(family: str) -> None:
+    cache.set(
+        REVOKED_FAMILY.format(family), 1, timeout=current_app.config["JWT_REFRESH_TOKEN_EXPIRES"]
+    )
+
+
+def revoke_token(claims: dict[str, Any]) -> None:
+    cache.set(REVOKED_TOKEN.format(claims["jti"]), 1, timeout=seconds_left(claims))
+
+
 def load_token_user(claims: dict[str, Any]) -> User:
-    """The active user a verified token speaks for, or 401."""
+    """The active user a verified token speaks for (one lean SELECT), or 401."""
     try:
         user_id = uuid.UUID(str(claims.get("sub")))
     except ValueError as exc:
         raise Unauthorized("The token does not name a user.", headers=BEARER) from exc
-    read_without_transaction()
-    user = db.session.get(User, user_id)
+    with reader() as session:
+        user = session.get(User, user_id)
     if user is None or not user.is_active:
         raise Unauthorized("This account no longer exists or is disabled.", headers=BEARER)
     if claims.get("ver") != user.session_version:
@@ -67,29 +119,29 @@ def load_token_user(claims: dict[str, Any]) -> User:
 
 def current_caller() -> Caller:
     """The caller of this request (cached for the request)."""
-    caller = g.get("caller")
+    caller: Caller | None = g.get("caller")
     if caller is None:
         verify_jwt_in_request(optional=True)
         claims = get_jwt()
         address = request.remote_addr or "unknown"
         if claims:
             user = load_token_user(claims)
-            caller = Caller(user_id=user.id, role=user.role, address=address, user=user)
+            caller = SignedIn(user_id=user.id, role=user.role, address=address)
         else:
             caller = Caller(user_id=None, role=None, address=address)
         g.caller = caller
     return caller
 
 
-def require_user() -> Caller:
+def require_user() -> SignedIn:
     """The caller, who must be signed in."""
     caller = current_caller()
-    if caller.user is None:
+    if not isinstance(caller, SignedIn):
         raise Unauthorized("Sign in to use this endpoint.", headers=BEARER)
     return caller
 
 
-def require_role(*roles: str) -> Caller:
+def require_role(*roles: str) -> SignedIn:
     """The signed-in caller, who must have one of `roles` (else 403)."""
     caller = require_user()
     if caller.role not in roles:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEVELOPMENT_SECRET_KEY = "development-only-secret-key-change-me-0123456789"
@@ -66,6 +66,21 @@ class Env:
 
     def list(self, name: str, default: str) -> list[str]:
         return [item.strip() for item in self.str(name, default).split(",") if item.strip()]
+
+
+def broker_transport_options(broker_url: str, visibility_timeout: int) -> dict[str, Any]:
+    if broker_url.startswith("redis"):
+        return {
+            # A message not acked this long is delivered again: above the longest task plus the
+            # longest retry delay (checked at start-up, see workers/app.py).
+            "visibility_timeout": visibility_timeout,
+            "socket_connect_timeout": 3,
+            "socket_timeout": 10,
+        }
+    if broker_url.startswith("sqla+"):
+        # kombu hands these to create_engine(); SQLite waits for the API's writes to finish.
+        return {"connect_args": {"timeout": 30}}
+    return {}  # AMQP: redelivery on a lost connection needs no visibility timeout
 
 
 def sqlalchemy_url(database_url: str) -> str:
@@ -154,6 +169,9 @@ class BaseConfig:
             self.REDIS_URL or f"sqla+sqlite:///{data_dir / 'celery-broker.sqlite3'}",
         )
         self.CELERY_WORKER_CONCURRENCY = env.int("CELERY_WORKER_CONCURRENCY", 2, minimum=1)
+        self.BROKER_VISIBILITY_TIMEOUT_SECONDS = env.int(
+            "BROKER_VISIBILITY_TIMEOUT_SECONDS", 7200, minimum=60
+        )
         self.BEAT_SCHEDULE_FILE = str(data_dir / "celerybeat-schedule")
         self.FLOWER_BASIC_AUTH = env.str("FLOWER_BASIC_AUTH", "")
 
@@ -238,6 +256,8 @@ class BaseConfig:
         self.OPENAPI_REDOC_PATH = "redoc"
         self.OPENAPI_REDOC_URL = "https://cdn.jsdelivr.net/npm/redoc/bundles/redoc.standalone.js"
 
+        self.CELERY = self._celery_settings()
+
         self.JWT_ACCESS_TOKEN_EXPIRES = self.ACCESS_TOKEN_EXPIRE_MINUTES * 60
         self.JWT_REFRESH_TOKEN_EXPIRES = self.REFRESH_TOKEN_EXPIRE_DAYS * 86400
         self.JWT_ALGORITHM = "HS256"
@@ -254,6 +274,40 @@ class BaseConfig:
             "pool_pre_ping": False,
             "pool_recycle": 1800,
             "connect_args": {"connect_timeout": 5},
+        }
+
+    def _celery_settings(self) -> dict[str, Any]:
+        """Celery's settings (Flask's pattern: a CELERY mapping for `config_from_object`).
+
+        Queues, routes and beat's schedule are made from the code's tables when the Celery app
+        is built (`workers/app.py`)."""
+        return {
+            "broker_url": self.CELERY_BROKER_URL,
+            "broker_connection_retry_on_startup": True,
+            "broker_connection_timeout": 3,
+            "broker_transport_options": broker_transport_options(
+                self.CELERY_BROKER_URL, self.BROKER_VISIBILITY_TIMEOUT_SECONDS
+            ),
+            # A failed publish is answered quickly; the job stays queued for the sweeper.
+            "task_publish_retry_policy": {
+                "max_retries": 2,
+                "interval_start": 0,
+                "interval_step": 0.2,
+                "interval_max": 0.5,
+            },
+            "task_ignore_result": True,
+            "result_backend": None,
+            "task_acks_late": True,
+            "task_reject_on_worker_lost": True,
+            "worker_prefetch_multiplier": 1,
+            "worker_concurrency": self.CELERY_WORKER_CONCURRENCY,
+            "task_soft_time_limit": 120,
+            "task_time_limit": 150,
+            "worker_send_task_events": True,
+            "timezone": "UTC",
+            "enable_utc": True,
+            "beat_scheduler": "workers.app:Scheduler",
+            "beat_schedule_filename": self.BEAT_SCHEDULE_FILE,
         }
 
     @property

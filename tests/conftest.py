@@ -29,6 +29,7 @@ from sqlalchemy import text
 from api import create_app
 from api.auth.tokens import issue_pair
 from api.catalogue import service as catalogue
+from api.database import unit_of_work
 from api.extensions import db
 from api.jobs.kinds import QUEUES
 from api.users.models import User
@@ -72,7 +73,8 @@ def postgres_url() -> Iterator[str]:
         )
         with app.app_context():
             upgrade()
-            catalogue.seed()
+            with unit_of_work():
+                catalogue.seed()
             db.engine.dispose()
         yield url
 

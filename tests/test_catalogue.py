@@ -65,9 +65,9 @@ def test_seeding_is_idempotent_and_invalidates_the_cache(app, client):
     client.get("/api/v1/destinations")  # fills the cache
     sql(app, "UPDATE destinations SET name = 'Vandalised' WHERE slug = 'tanah-lot-temple'")
 
-    with app.app_context():
-        assert catalogue.seed() == (0, 1)
-        assert catalogue.seed() == (0, 0)
+    seed = app.test_cli_runner()
+    assert seed.invoke(args=["catalogue", "seed"]).output == "catalogue: 0 created, 1 updated\n"
+    assert seed.invoke(args=["catalogue", "seed"]).output == "catalogue: 0 created, 0 updated\n"
 
     assert client.get("/api/v1/destinations/tanah-lot-temple").get_json()["name"] == (
         "Tanah Lot Temple"

@@ -1,4 +1,10 @@
-"""The Celery app, configured from the Flask app's settings (Flask's Celery pattern)."""
+"""The Celery app, configured from the Flask app's `CELERY` settings (Flask's Celery pattern).
+
+Settings come from `config` (`config_from_object(app.config["CELERY"])`); what the code's own
+tables define is added here: one queue and exchange per job kind, the routes, and beat's
+schedule from `api.maintenance.PERIODIC`. Start-up refuses settings that would break the job
+lifecycle (a lease or visibility timeout too short for the tasks).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +17,11 @@ from celery.signals import worker_process_init
 from flask import Flask
 from kombu import Exchange, Queue
 
+from api.extensions import celery_app
+from api.jobs import webhooks
 from api.jobs.kinds import KINDS, MAINTENANCE_QUEUE, QUEUES, WEBHOOKS_QUEUE
+from api.maintenance import PERIODIC, beat_schedule
+from config import ConfigError
 
 TASK_MODULES = [
     "workers.email",
@@ -20,80 +30,6 @@ TASK_MODULES = [
     "workers.media",
     "workers.webhooks",
 ]
-VISIBILITY_TIMEOUT_SECONDS = 3600  # above the longest task plus the longest retry delay
-
-
-def broker_transport_options(broker_url: str) -> dict[str, Any]:
-    if broker_url.startswith("redis"):
-        return {
-            "visibility_timeout": VISIBILITY_TIMEOUT_SECONDS,
-            "socket_connect_timeout": 3,
-            "socket_timeout": 10,
-        }
-    if broker_url.startswith("sqla+"):
-        # kombu hands these to create_engine(); SQLite waits for the API's writes to finish.
-        return {"connect_args": {"timeout": 30}}
-    return {}  # AMQP: redelivery on a lost connection needs no visibility timeout
-
-
-def celery_config(config: dict[str, Any]) -> dict[str, Any]:
-    routes: dict[str, dict[str, str]] = {
-        kind.task: {"queue": kind.queue} for kind in KINDS.values()
-    }
-    routes["maintenance.*"] = {"queue": MAINTENANCE_QUEUE}
-    routes["webhooks.*"] = {"queue": WEBHOOKS_QUEUE}
-    return {
-        "broker_url": config["CELERY_BROKER_URL"],
-        "broker_connection_retry_on_startup": True,
-        "broker_connection_timeout": 3,
-        "broker_transport_options": broker_transport_options(config["CELERY_BROKER_URL"]),
-        # A failed publish is answered quickly; the job stays queued for the sweeper.
-        "task_publish_retry_policy": {
-            "max_retries": 2,
-            "interval_start": 0,
-            "interval_step": 0.2,
-            "interval_max": 0.5,
-        },
-        "task_ignore_result": True,
-        "result_backend": None,
-        "task_acks_late": True,
-        "task_reject_on_worker_lost": True,
-        "worker_prefetch_multiplier": 1,
-        "worker_concurrency": config["CELERY_WORKER_CONCURRENCY"],
-        "task_default_queue": MAINTENANCE_QUEUE,
-        # Each queue on its own direct exchange; a worker without -Q consumes them all.
-        "task_queues": [Queue(name, Exchange(name), routing_key=name) for name in QUEUES],
-        "task_routes": routes,
-        "task_soft_time_limit": 120,
-        "task_time_limit": 150,
-        "worker_send_task_events": True,
-        "timezone": "UTC",
-        "enable_utc": True,
-        "beat_scheduler": "workers.app:Scheduler",
-        "beat_schedule_filename": config["BEAT_SCHEDULE_FILE"],
-        "beat_schedule": {
-            "sweep-jobs": {
-                "task": "maintenance.sweep_jobs",
-                "schedule": float(config["JOB_SWEEP_INTERVAL_SECONDS"]),
-            },
-            "purge-idempotency-keys": {
-                "task": "maintenance.purge_idempotency_keys",
-                "schedule": 3600.0,
-            },
-            "warm-cache": {
-                "task": "maintenance.warm_cache",
-                "schedule": float(config["CACHE_WARM_INTERVAL_SECONDS"]),
-            },
-            "flush-post-views": {
-                "task": "maintenance.flush_post_views",
-                "schedule": float(config["VIEW_FLUSH_INTERVAL_SECONDS"]),
-            },
-            "purge-orphaned-media": {
-                "task": "maintenance.purge_orphaned_media",
-                "schedule": 3600.0,
-            },
-        },
-    }
 
 
 class Scheduler(PersistentScheduler):
@@ -110,16 +46,67 @@ def sqlite_broker_file(broker_url: str) -> Path | None:
     return Path(broker_url[len(prefix) :]) if broker_url.startswith(prefix) else None
 
 
+def code_settings(config: dict[str, Any]) -> dict[str, Any]:
+    """What the code's tables define: queues, routes and beat's schedule."""
+    routes: dict[str, dict[str, str]] = {
+        kind.task: {"queue": kind.queue} for kind in KINDS.values()
+    }
+    routes["maintenance.*"] = {"queue": MAINTENANCE_QUEUE}
+    routes["webhooks.*"] = {"queue": WEBHOOKS_QUEUE}
+    return {
+        "task_default_queue": MAINTENANCE_QUEUE,
+        # Each queue on its own direct exchange; a worker without -Q consumes them all.
+        "task_queues": [Queue(name, Exchange(name), routing_key=name) for name in QUEUES],
+        "task_routes": routes,
+        "beat_schedule": beat_schedule(config),
+    }
+
+
+def check_lifecycle_settings(config: dict[str, Any]) -> None:
+    """Refuse settings under which a live job would be taken over or redelivered.
+
+    * The lease must outlast the longest task: a job running to its hard limit must still be
+      its worker's, not handed to another worker by the sweeper.
+    * A Redis broker redelivers unacked messages after the visibility timeout; a retry waits
+      in its worker, unacked, for up to the longest retry delay: the timeout must cover both.
+    """
+    longest_job = max(kind.time_limit for kind in KINDS.values())
+    longest_task = max(
+        longest_job, webhooks.DELIVER_TIME_LIMIT, *(entry.time_limit for entry in PERIODIC)
+    )
+    problems = []
+    if config["JOB_LEASE_SECONDS"] < longest_job:
+        problems.append(
+            f"JOB_LEASE_SECONDS ({config['JOB_LEASE_SECONDS']}) must be at least the longest "
+            f"job time limit ({longest_job} s)"
+        )
+    if config["CELERY_BROKER_URL"].startswith("redis"):
+        longest_webhook_delay = config["WEBHOOK_RETRY_BASE_DELAY"] * 2 ** (
+            config["WEBHOOK_MAX_ATTEMPTS"] - 1
+        )
+        needed = longest_task + max(config["JOB_RETRY_MAX_SECONDS"], longest_webhook_delay)
+        if config["BROKER_VISIBILITY_TIMEOUT_SECONDS"] < needed:
+            problems.append(
+                f"BROKER_VISIBILITY_TIMEOUT_SECONDS ({config['BROKER_VISIBILITY_TIMEOUT_SECONDS']})"
+                f" must be at least the longest task plus the longest retry delay ({needed} s)"
+            )
+    if problems:
+        raise ConfigError("Refusing to start:\n  - " + "\n  - ".join(problems))
+
+
 def celery_init_app(app: Flask) -> Celery:
+    check_lifecycle_settings(app.config)
+
     class FlaskTask(Task):
         def __call__(self, *args: Any, **kwargs: Any) -> Any:
             with app.app_context():
                 return self.run(*args, **kwargs)
 
     celery = Celery(app.name, task_cls=FlaskTask, include=TASK_MODULES)
-    celery.conf.update(celery_config(app.config))
+    celery.config_from_object(app.config["CELERY"])
+    celery.conf.update(code_settings(app.config))
     celery.set_default()
-    app.extensions["celery"] = celery
+    celery_app.init_app(app, celery)
     broker_file = sqlite_broker_file(app.config["CELERY_BROKER_URL"])
     if broker_file is not None:  # the API publishes and workers consume: both need the folder
         broker_file.parent.mkdir(parents=True, exist_ok=True)

@@ -1,9 +1,23 @@
-"""The email job kind."""
+"""The email job kind, and the one table of what each email job's template composes."""
 
 from __future__ import annotations
 
-from api.jobs.kinds import EMAIL
-from api.mail.service import send_email_job
-from workers.lifecycle import job_task
+from typing import Any
 
-send_email = job_task(EMAIL, soft_time_limit=60, time_limit=90)(send_email_job)
+from api.auth import emails as account_emails
+from api.inquiries import service as inquiries
+from api.itineraries import exports as itineraries
+from api.jobs.kinds import EMAIL
+from api.jobs.lifecycle import JobRun, job_task
+from api.mail.service import Composer, send_email_job
+
+COMPOSERS: dict[str, Composer] = {
+    **account_emails.COMPOSERS,
+    inquiries.INQUIRY_TEMPLATE: inquiries.inquiry_emails,
+    itineraries.ITINERARY_TEMPLATE: itineraries.itinerary_email,
+}
+
+
+@job_task(EMAIL)
+def send_email(run: JobRun) -> dict[str, Any]:
+    return send_email_job(run, COMPOSERS)

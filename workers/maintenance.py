@@ -1,39 +1,24 @@
-"""Periodic upkeep run by celery beat (or by cron through `flask jobs ...`)."""
+"""Periodic upkeep run by celery beat (or by cron through `flask jobs ...`): one task per
+entry of `api.maintenance.PERIODIC`."""
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Any
 
-from celery import shared_task
+from celery import Task, shared_task
 
-from api.blog import views
-from api.jobs import service as jobs
-from api.media import service as media
-from api.ops import warmup
+from api.maintenance import PERIODIC, Periodic
 
 
-@shared_task(name="maintenance.sweep_jobs", soft_time_limit=50, time_limit=60)
-def sweep_jobs() -> dict[str, int]:
-    return asdict(jobs.sweep())
+def _task_for(entry: Periodic) -> Task:
+    def run() -> Any:
+        return entry.run()
+
+    run.__name__ = run.__qualname__ = entry.name.replace("-", "_")
+    run.__doc__ = entry.help
+    return shared_task(
+        name=entry.task, soft_time_limit=entry.soft_time_limit, time_limit=entry.time_limit
+    )(run)
 
 
-@shared_task(name="maintenance.purge_idempotency_keys", soft_time_limit=50, time_limit=60)
-def purge_idempotency_keys() -> int:
-    return jobs.purge_idempotency_keys()
-
-
-@shared_task(name="maintenance.warm_cache", soft_time_limit=110, time_limit=120)
-def warm_cache() -> dict[str, Any]:
-    return warmup.warm()
-
-
-@shared_task(name="maintenance.flush_post_views", soft_time_limit=50, time_limit=60)
-def flush_post_views() -> int:
-    return views.flush()
-
-
-@shared_task(name="maintenance.purge_orphaned_media", soft_time_limit=50, time_limit=60)
-def purge_orphaned_media() -> int:
-    """Uploads older than a day that failed, never finished, or that nothing uses."""
-    return media.purge_orphans()
+TASKS: dict[str, Task] = {entry.name: _task_for(entry) for entry in PERIODIC}

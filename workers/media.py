@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from api.jobs.kinds import MEDIA
+from api.jobs.lifecycle import job_task
 from api.media.service import process
-from workers.lifecycle import job_task
 
-process_media = job_task(MEDIA, soft_time_limit=120, time_limit=150)(process)
+process_media = job_task(MEDIA)(process)

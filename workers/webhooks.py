@@ -6,7 +6,7 @@ import uuid
 
 from celery import Task, shared_task
 
-from api.webhooks import service as webhooks
+from api.jobs import webhooks
 
 
 @shared_task(
@@ -14,8 +14,8 @@ from api.webhooks import service as webhooks
     bind=True,
     acks_late=True,
     reject_on_worker_lost=True,
-    soft_time_limit=30,
-    time_limit=40,
+    soft_time_limit=webhooks.DELIVER_SOFT_TIME_LIMIT,
+    time_limit=webhooks.DELIVER_TIME_LIMIT,
     max_retries=None,
 )
 def deliver(self: Task, delivery_id: str) -> None:

@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from api.auth import service as accounts
 from api.errors import ApiError, Forbidden, NotFound
-from api.extensions import cache, db
+from api.extensions import cache, db, oauth_providers
 from api.integrations.errors import IntegrationError
 from api.integrations.oauth import AuthorizationRequest, OAuthProfile, OAuthProvider
 from api.users.models import OAuthIdentity, User
@@ -24,7 +24,7 @@ STATE_KEY = "oauth-state:{}"
 
 
 def _provider(name: str) -> OAuthProvider:
-    provider = current_app.extensions["oauth_providers"].get(name)
+    provider = oauth_providers.current.get(name)
     if provider is None:
         raise NotFound("This sign-in method is not available.", code="provider_not_available")
     return provider

@@ -10,14 +10,14 @@ from flask import current_app
 from sqlalchemy import func, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from api.auth import tokens
+from api.auth import emails, tokens
+from api.database import on_commit
 from api.errors import ApiError, Conflict, Forbidden, Unauthorized, ValidationFailed
 from api.extensions import cache, db
 from api.fields import is_timezone
-from api.jobs.errors import JobFailed
-from api.mail.service import Composition, Mail, composer, queue_email
 from api.media import service as media
 from api.models import utcnow
+from api.security import revoke_family, revoke_token
 from api.users import passwords
 from api.users.models import Role, User
 
@@ -92,8 +92,9 @@ def register(data: dict[str, Any], client_timezone: str | None) -> User:
     except IntegrityError as exc:  # a concurrent registration won the race
         db.session.rollback()
         raise Conflict("An account with this email or username already exists.") from exc
-    _count(VERIFICATION_SENDS_KEY.format(user.id), 86400)  # this first email counts
-    queue_email("verify_email", user.id, user_id=str(user.id))  # commits the user too
+    emails.send_verification(user)
+    # This first email counts against the daily quota, once the account exists.
+    on_commit(lambda: _count(VERIFICATION_SENDS_KEY.format(user.id), 86400))
     return user
 
 
@@ -111,7 +112,7 @@ def create_admin(*, email: str, username: str, password: str, full_name: str | N
         is_verified=True,
     )
     db.session.add(user)
-    db.session.commit()
+    db.session.flush()
     return user
 
 
@@ -163,14 +164,12 @@ def login(login_name: str, password: str) -> dict[str, Any]:
     if passwords.needs_rehash(stored_hash, _level()):
         user.password_hash = passwords.hash_password(password, _level())
     user.last_login_at = utcnow()
-    db.session.commit()
     return tokens.issue_pair(user)
 
 
 def sign_in(user: User) -> dict[str, Any]:
     """A token pair for a user authenticated another way (OAuth)."""
     user.last_login_at = utcnow()
-    db.session.commit()
     return tokens.issue_pair(user)
 
 
@@ -181,16 +180,11 @@ def refresh(claims: dict[str, Any], user: User) -> dict[str, Any]:
 
 def logout(access_claims: dict[str, Any], refresh_token: str | None, user: User) -> None:
     """End the session: its family, the access token, and a refresh token of another family."""
-    tokens.revoke_family(access_claims["fam"])
-    tokens.revoke_token(access_claims)
+    revoke_family(access_claims["fam"])
+    revoke_token(access_claims)
     refresh_claims = tokens.decode_refresh_token(refresh_token) if refresh_token else None
     if refresh_claims and refresh_claims.get("sub") == str(user.id):
-        tokens.revoke_family(refresh_claims["fam"])
-
-
-def end_all_sessions(user: User) -> None:
-    """Every token issued so far stops working (checked on every request)."""
-    user.session_version += 1
+        revoke_family(refresh_claims["fam"])
 
 
 # --- email verification ----------------------------------------------------------------------
@@ -207,7 +201,7 @@ def resend_verification(email: str) -> None:
         return
     limit = current_app.config["VERIFICATION_EMAILS_PER_DAY"]
     if _within_quota(VERIFICATION_SENDS_KEY.format(user.id), limit, 86400):
-        queue_email("verify_email", user.id, user_id=str(user.id))
+        emails.send_verification(user)
 
 
 def verify_email(token: str) -> None:
@@ -217,45 +211,6 @@ def verify_email(token: str) -> None:
         raise ApiError("This link is not valid for your current email.", code="invalid_token")
     tokens.spend_one_time_token("verify-email", claims)
     user.is_verified = True
-    db.session.commit()
-
-
-def _email_recipient(payload: dict[str, Any]) -> User:
-    user = db.session.get(User, uuid.UUID(payload["user_id"]))
-    if user is None or not user.email:
-        raise JobFailed("recipient_not_found", "The account this email is for is gone.")
-    return user
-
-
-def _account_email(user: User, template: str, subject: str, **context: Any) -> Composition:
-    """One message to the account's owner; `template` also names it within the job."""
-    return Composition(
-        mails=[
-            Mail(
-                key=template,
-                to=user.email or "",
-                subject=subject,
-                template=template,
-                context={"user": user, **context},
-            )
-        ]
-    )
-
-
-def _frontend_link(path: str, token: str) -> str:
-    return f"{current_app.config['FRONTEND_URL']}/{path}?token={token}"
-
-
-@composer("verify_email")
-def verification_email(payload: dict[str, Any]) -> Composition:
-    user = _email_recipient(payload)
-    token = tokens.make_one_time_token("verify-email", uid=str(user.id), email=user.email or "")
-    return _account_email(
-        user,
-        "verify_email",
-        "Verify your BaliBlissed account",
-        link=_frontend_link("verify-email", token),
-    )
 
 
 # --- passwords -------------------------------------------------------------------------------
@@ -268,7 +223,7 @@ def forgot_password(email: str) -> None:
         return
     limit = current_app.config["PASSWORD_RESET_EMAILS_PER_HOUR"]
     if _within_quota(RESET_SENDS_KEY.format(user.id), limit, 3600):
-        queue_email("password_reset", user.id, user_id=str(user.id))
+        emails.send_password_reset(user)
 
 
 def reset_password(token: str, new_password: str) -> None:
@@ -296,30 +251,8 @@ def change_password(user: User, current_password: str, new_password: str) -> Non
 def _set_password(user: User, new_password: str) -> None:
     """Store the new password, end every session, and tell the owner by email."""
     user.password_hash = passwords.hash_password(new_password, _level())
-    end_all_sessions(user)
-    queue_email("password_changed", user.id, user_id=str(user.id))
-
-
-@composer("password_reset")
-def password_reset_email(payload: dict[str, Any]) -> Composition:
-    user = _email_recipient(payload)
-    token = tokens.make_one_time_token(
-        "password-reset", uid=str(user.id), pw=tokens.password_fingerprint(user.password_hash)
-    )
-    return _account_email(
-        user,
-        "password_reset",
-        "Reset your BaliBlissed password",
-        link=_frontend_link("reset-password", token),
-    )
-
-
-@composer("password_changed")
-def password_changed_email(payload: dict[str, Any]) -> Composition:
-    user = _email_recipient(payload)
-    return _account_email(
-        user, "password_changed", "Your BaliBlissed password was changed", changed_at=utcnow()
-    )
+    user.end_sessions()
+    emails.send_password_changed(user)
 
 
 # --- profile ---------------------------------------------------------------------------------
@@ -336,7 +269,5 @@ def update_profile(user: User, changes: dict[str, Any]) -> User:
         setattr(user, field, value)
     if email_changed:
         user.is_verified = False
-        queue_email("verify_email", user.id, user_id=str(user.id))  # commits
-    else:
-        db.session.commit()
+        emails.send_verification(user)
     return user

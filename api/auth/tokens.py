@@ -2,14 +2,12 @@
 
 Every pair belongs to a family (`fam` claim) that starts at sign-in. Refreshing spends the
 refresh token and issues a new pair in the same family; spending a refresh token twice means it
-was stolen, so the whole family is revoked. Revocations live in the cache (Redis in production)
-with a TTL equal to the token lifetime.
+was stolen, so the whole family is revoked (`api.security` keeps and checks revocations).
 """
 
 from __future__ import annotations
 
 import hashlib
-import time
 import uuid
 from typing import Any
 
@@ -17,12 +15,11 @@ from flask import current_app
 from flask_jwt_extended import create_access_token, create_refresh_token, decode_token
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-from api.errors import ApiError, ServiceUnavailable, Unauthorized
+from api.errors import ApiError, Unauthorized
 from api.extensions import cache
+from api.security import revoke_family, seconds_left
 from api.users.models import User
 
-REVOKED_TOKEN = "revoked-token:{}"
-REVOKED_FAMILY = "revoked-family:{}"
 SPENT_REFRESH = "spent-refresh:{}"
 SPENT_ONE_TIME = "spent-one-time:{}"
 
@@ -39,34 +36,9 @@ def issue_pair(user: User, family: str | None = None) -> dict[str, Any]:
     }
 
 
-def _seconds_left(claims: dict[str, Any]) -> int:
-    return max(1, int(claims.get("exp", 0) - time.time()))
-
-
-def is_revoked(claims: dict[str, Any]) -> bool:
-    """True when the token or its family was revoked. Fails closed: no answer, no access."""
-    try:
-        token, family = cache.get_many(
-            REVOKED_TOKEN.format(claims.get("jti")), REVOKED_FAMILY.format(claims.get("fam"))
-        )
-    except Exception as exc:
-        raise ServiceUnavailable("Sessions cannot be checked right now; try again soon.") from exc
-    return bool(token or family)
-
-
-def revoke_family(family: str) -> None:
-    cache.set(
-        REVOKED_FAMILY.format(family), 1, timeout=current_app.config["JWT_REFRESH_TOKEN_EXPIRES"]
-    )
-
-
-def revoke_token(claims: dict[str, Any]) -> None:
-    cache.set(REVOKED_TOKEN.format(claims["jti"]), 1, timeout=_seconds_left(claims))
-
-
 def spend_refresh_token(claims: dict[str, Any]) -> None:
     """Mark a refresh token used; a second use revokes its family (token theft)."""
-    if not cache.add(SPENT_REFRESH.format(claims["jti"]), 1, timeout=_seconds_left(claims)):
+    if not cache.add(SPENT_REFRESH.format(claims["jti"]), 1, timeout=seconds_left(claims)):
         revoke_family(claims["fam"])
         raise Unauthorized(
             "This refresh token was already used; the session has been ended for safety.",

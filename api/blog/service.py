@@ -22,13 +22,11 @@ from api.media import service as media
 from api.media.models import Media
 from api.models import utcnow
 from api.pagination import paginate
-from api.security import Caller
+from api.security import Caller, SignedIn
 from api.users.models import User
 
 MAX_IMAGES, MAX_VIDEOS = 10, 3
 ANONYMOUS = Caller(user_id=None, role=None, address="cache")
-media.register_reference(Post.cover_media_id)
-media.register_reference(PostMedia.media_id)
 
 
 def can_edit(post: Post, caller: Caller) -> bool:
@@ -104,7 +102,7 @@ def _set_status(post: Post, status: str) -> None:
 
 def _save(post: Post) -> Post:
     try:
-        db.session.commit()
+        db.session.flush()
     except IntegrityError as exc:  # a concurrent writer took the slug
         db.session.rollback()
         raise Conflict("A post with this slug already exists.", code="slug_taken") from exc
@@ -112,9 +110,8 @@ def _save(post: Post) -> Post:
     return post
 
 
-def create(caller: Caller, data: dict[str, Any]) -> Post:
-    user = caller.user
-    assert user is not None
+def create(caller: SignedIn, data: dict[str, Any]) -> Post:
+    user = caller.account
     if not user.is_verified:
         raise Forbidden("Verify your email address before writing posts.", code="email_unverified")
     post = Post(
@@ -169,7 +166,6 @@ def delete(caller: Caller, slug: str) -> None:
     if not can_edit(post, caller):
         raise Forbidden("Only the author, moderators and administrators can delete this post.")
     db.session.delete(post)
-    db.session.commit()
     response_cache.bump("posts")
 
 

@@ -7,11 +7,12 @@ from __future__ import annotations
 import hashlib
 import uuid
 
-from flask import current_app, request
+from flask import request
 from sqlalchemy import update
 
 from api.blog.models import Post
-from api.extensions import cache, db
+from api.database import on_commit
+from api.extensions import cache, db, redis_client
 from api.security import Caller
 
 PENDING = "post-views:pending"
@@ -34,7 +35,7 @@ def visitor(caller: Caller) -> str:
 def record(slug: str, caller: Caller) -> None:
     """Count a view of the published post `slug` (once per visitor per hour)."""
     dedupe_key = f"post-viewed:{slug}:{visitor(caller)}"
-    client = current_app.extensions.get("redis")
+    client = redis_client.current
     if client is None:
         if cache.add(dedupe_key, 1, timeout=DEDUPE_SECONDS):
             _add_views({slug: 1})
@@ -50,12 +51,11 @@ def _add_views(counts: dict[str, int]) -> None:
             .values(view_count=Post.view_count + count)
             .execution_options(synchronize_session=False)
         )
-    db.session.commit()
 
 
 def flush() -> int:
     """Move the counted views into the database; returns the views added."""
-    client = current_app.extensions.get("redis")
+    client = redis_client.current
     if client is None:
         return 0
     batch = f"{PENDING}:{uuid.uuid4().hex}"
@@ -67,5 +67,5 @@ def flush() -> int:
         raise
     counts = {key.decode(): int(value) for key, value in client.hgetall(batch).items()}
     _add_views(counts)
-    client.delete(batch)
+    on_commit(lambda: client.delete(batch))  # kept until the counts are in the database
     return sum(counts.values())

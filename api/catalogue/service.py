@@ -51,7 +51,6 @@ def seed() -> tuple[int, int]:
             for field in FIELDS:
                 setattr(row, field, item[field])
             updated += 1
-    db.session.commit()
     response_cache.bump("catalogue")
     return created, updated
 

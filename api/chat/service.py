@@ -12,7 +12,7 @@ from flask import current_app
 
 from api.catalogue import service as catalogue
 from api.chat import knowledge
-from api.extensions import cache
+from api.extensions import ai_guard, ai_model, cache
 from api.integrations.errors import IntegrationError
 from api.integrations.gemini import AIUnavailable, ChatTurn, MalformedOutput
 
@@ -48,13 +48,13 @@ def reply(message: str, conversation_id: uuid.UUID | None) -> dict[str, Any]:
     log.info("chat message: %d characters, sha256 %s", len(message), _fingerprint(message))
     config = current_app.config
     text, source = None, "local"
-    model = current_app.extensions["ai_model"]
+    model = ai_model.current
     if model is not None:
         system = SYSTEM_PROMPT.format(
             whatsapp=config["WHATSAPP_NUMBER"], packages=knowledge.PACKAGES
         )
         try:
-            text = current_app.extensions["ai_guard"].call(
+            text = ai_guard.current.call(
                 lambda: model.chat(
                     system=system,
                     history=history,

@@ -10,8 +10,7 @@ import re
 from datetime import UTC, date, datetime
 from typing import Any
 
-from flask import current_app
-
+from api.extensions import ai_guard, ai_model
 from api.integrations.errors import IntegrationError
 from api.integrations.gemini import AIUnavailable, MalformedOutput
 
@@ -160,7 +159,7 @@ def local_analysis(inquiry: Any) -> dict[str, str]:
 
 
 def analyse(inquiry: Any) -> dict[str, str]:
-    model = current_app.extensions["ai_model"]
+    model = ai_model.current
     if model is None:
         return local_analysis(inquiry)
     prompt = (
@@ -169,7 +168,7 @@ def analyse(inquiry: Any) -> dict[str, str]:
         f"Message: {inquiry.message}"
     )
     try:
-        answer = current_app.extensions["ai_guard"].call(
+        answer = ai_guard.current.call(
             lambda: model.generate_json(
                 system=SYSTEM_PROMPT, prompt=prompt, schema=SCHEMA, temperature=0.0
             )

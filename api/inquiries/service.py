@@ -12,34 +12,30 @@ from api.errors import NotFound
 from api.extensions import db
 from api.inquiries.analysis import analyse
 from api.inquiries.models import Inquiry
-from api.jobs import service as jobs
 from api.jobs.errors import JobFailed
 from api.jobs.kinds import EMAIL
 from api.jobs.models import Job
-from api.jobs.service import Submission
-from api.mail.service import Composition, Mail, composer, email_payload
+from api.jobs.submit import Submission, new_job, submit
+from api.mail.service import Composition, Mail, email_payload
 
 INQUIRY_TEMPLATE = "inquiry"
 
 
 def submit_inquiry(data: dict[str, Any], submission: Submission) -> tuple[Job, bool]:
     inquiry = Inquiry(id=uuid.uuid4(), **data)
-    job = jobs.new_job(
-        EMAIL, submission, email_payload(INQUIRY_TEMPLATE, inquiry_id=str(inquiry.id))
-    )
+    job = new_job(EMAIL, submission, email_payload(INQUIRY_TEMPLATE, inquiry_id=str(inquiry.id)))
     inquiry.job_id = job.id
-    return jobs.submit(job, submission, inquiry)
+    return submit(job, submission, inquiry)
 
 
-@composer(INQUIRY_TEMPLATE)
 def inquiry_emails(payload: dict[str, Any]) -> Composition:
     inquiry = db.session.get(Inquiry, uuid.UUID(payload["inquiry_id"]))
     if inquiry is None:
         raise JobFailed("inquiry_not_found", "The inquiry this email job refers to is gone.")
-    if inquiry.analysis is None:  # once: a retried job reuses it
+    if inquiry.analysis is None:  # once: a retried job reuses it (committed with its progress)
         inquiry.analysis = analyse(inquiry)
         inquiry.category = inquiry.analysis["category"]
-        db.session.commit()
+        db.session.flush()
     context = {"inquiry": inquiry, "analysis": inquiry.analysis}
     return Composition(
         mails=[
@@ -77,5 +73,4 @@ def set_status(inquiry_id: uuid.UUID, status: str) -> Inquiry:
     if inquiry is None:
         raise NotFound("No inquiry with this id.")
     inquiry.status = status
-    db.session.commit()
     return inquiry

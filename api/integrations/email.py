@@ -18,6 +18,9 @@ from api.integrations.errors import IntegrationError
 
 class EmailSender(Protocol):
     name: str
+    # True when sending the same message (same Message-ID) twice delivers it once, so a job
+    # need not record each message before sending the next.
+    idempotent: bool
 
     def send(self, message: EmailMessage) -> str:
         """Deliver the message; return the provider's id for it."""
@@ -28,6 +31,7 @@ class OutboxSender:
     """The offline default: one `.eml` file per message in a folder."""
 
     name = "outbox"
+    idempotent = True  # the file is named by the Message-ID: a resend replaces it
 
     def __init__(self, directory: str) -> None:
         self.directory = Path(directory)

@@ -29,6 +29,7 @@ RETRYABLE_STATUSES = {408, 429, 500, 502, 503, 504}
 
 class GmailSender:
     name = "gmail"
+    idempotent = False
 
     def __init__(self, *, token_file: str, endpoint: str, token_uri: str) -> None:
         self.token_file = token_file

@@ -13,6 +13,7 @@ IMPLICIT_TLS_PORT = 465
 
 class SmtpSender:
     name = "smtp"
+    idempotent = False
 
     def __init__(
         self, *, host: str, port: int, username: str, password: str, use_tls: bool, timeout: int

@@ -14,9 +14,11 @@ from api.errors import ValidationFailed
 from api.extensions import db
 from api.itineraries.models import Itinerary
 from api.jobs.errors import JobFailed
-from api.mail.service import Composition, Mail, composer
+from api.jobs.models import Job
+from api.mail.service import Composition, Mail, queue_email
 from api.users.models import User
 
+ITINERARY_TEMPLATE = "itinerary"
 BALI_TIME = ZoneInfo("Asia/Makassar")  # WITA, UTC+8
 WHATSAPP_LIMIT = 4000  # characters; WhatsApp allows more, but phones show this comfortably
 
@@ -112,7 +114,13 @@ def calendar_ics(itinerary: Itinerary) -> bytes:
     return calendar.to_ical()
 
 
-@composer("itinerary")
+def send_by_email(itinerary: Itinerary, user_id: uuid.UUID) -> Job:
+    """An email job sending the itinerary to the account (added to the unit of work)."""
+    return queue_email(
+        ITINERARY_TEMPLATE, user_id, itinerary_id=str(itinerary.id), user_id=str(user_id)
+    )
+
+
 def itinerary_email(payload: dict[str, Any]) -> Composition:
     itinerary = db.session.get(Itinerary, uuid.UUID(payload["itinerary_id"]))
     user = db.session.get(User, uuid.UUID(payload["user_id"]))
@@ -121,10 +129,10 @@ def itinerary_email(payload: dict[str, Any]) -> Composition:
     return Composition(
         mails=[
             Mail(
-                key="itinerary",
+                key=ITINERARY_TEMPLATE,
                 to=user.email,
                 subject=f"Your Bali itinerary: {itinerary.title}",
-                template="itinerary",
+                template=ITINERARY_TEMPLATE,
                 context={"user": user, "itinerary": itinerary, "text": markdown(itinerary)},
             )
         ],

@@ -17,7 +17,6 @@ from api.itineraries.schemas import (
 )
 from api.jobs.http import accepted, submission_from_request
 from api.jobs.schemas import JobSchema
-from api.mail.service import queue_email
 from api.pagination import PageArgsSchema, page_schema, paginate
 from api.ratelimits import limit_from_setting
 from api.security import current_caller, require_user
@@ -105,7 +104,4 @@ def email_itinerary(itinerary_id: uuid.UUID) -> tuple[Any, int, dict[str, Any]]:
     """Email the itinerary to the signed-in user (an email job)."""
     caller = require_user()
     itinerary = service.get_visible(itinerary_id, caller)
-    job = queue_email(
-        "itinerary", caller.user_id, itinerary_id=str(itinerary.id), user_id=str(caller.user_id)
-    )
-    return accepted(job, True)
+    return accepted(exports.send_by_email(itinerary, caller.user_id), True)

@@ -21,17 +21,18 @@ from sqlalchemy import Select, select
 
 from api.catalogue import service as catalogue
 from api.errors import Forbidden, NotFound
-from api.extensions import db
+from api.extensions import ai_guard, ai_model, db
 from api.integrations.errors import IntegrationError
 from api.integrations.gemini import AIUnavailable, MalformedOutput
 from api.itineraries import planner
 from api.itineraries.models import Itinerary
 from api.itineraries.schemas import PlanSchema, plan_json_schema
-from api.jobs import service as jobs
+from api.jobs import submit as jobs
 from api.jobs.errors import JobFailed
 from api.jobs.kinds import ITINERARY
+from api.jobs.lifecycle import JobRun
 from api.jobs.models import Job
-from api.jobs.service import JobRun, Submission
+from api.jobs.submit import Submission
 from api.models import utc_param, utcnow
 from api.security import Caller
 
@@ -139,10 +140,10 @@ def _prompt(request: dict[str, Any], places: list[dict[str, Any]]) -> str:
 def produce(request: dict[str, Any]) -> tuple[dict[str, Any], str, str | None]:
     """The plan, its source, and why the local planner was used when Gemini is configured."""
     places = catalogue.all_destinations()
-    model = current_app.extensions["ai_model"]
+    model = ai_model.current
     if model is None:
         return planner.plan(request, places), "local", None
-    guard = current_app.extensions["ai_guard"]
+    guard = ai_guard.current
     try:
         plan = guard.call(
             lambda: _validated(
@@ -178,7 +179,22 @@ def _recent_with_key(key: str) -> Itinerary | None:
     )
 
 
+def _result(itinerary: Itinerary, cached: bool) -> dict[str, Any]:
+    result: dict[str, Any] = {
+        "itinerary_id": str(itinerary.id),
+        "source": itinerary.source,
+        "cached": cached,
+    }
+    if itinerary.fallback_reason:
+        result["fallback_reason"] = itinerary.fallback_reason
+    return result
+
+
 def generate_for_job(run: JobRun) -> dict[str, Any]:
+    """The itinerary job's work; one itinerary per job (a unique key), whatever reruns it."""
+    done = db.session.scalar(select(Itinerary).where(Itinerary.job_id == run.id))
+    if done is not None:
+        return _result(done, cached=False)
     request = run.payload["request"]
     key = cache_key(request)
     cached = _recent_with_key(key)
@@ -201,15 +217,8 @@ def generate_for_job(run: JobRun) -> dict[str, Any]:
         **plan,
     )
     db.session.add(itinerary)
-    db.session.commit()
-    result: dict[str, Any] = {
-        "itinerary_id": str(itinerary.id),
-        "source": source,
-        "cached": cached is not None,
-    }
-    if reason:
-        result["fallback_reason"] = reason
-    return result
+    db.session.flush()
+    return _result(itinerary, cached=cached is not None)
 
 
 # --- reading ---------------------------------------------------------------------------------
@@ -238,4 +247,3 @@ def delete(itinerary_id: uuid.UUID, caller: Caller) -> None:
     if itinerary.owner_id is None or not (caller.is_admin or itinerary.owner_id == caller.user_id):
         raise Forbidden("Only the itinerary's owner can delete it.")
     db.session.delete(itinerary)
-    db.session.commit()

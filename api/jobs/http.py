@@ -10,11 +10,11 @@ from typing import Any
 from flask import request
 
 from api.errors import ApiError
+from api.jobs import webhooks
 from api.jobs.models import Job
 from api.jobs.schemas import job_url
-from api.jobs.service import Submission
+from api.jobs.submit import Submission
 from api.security import current_caller
-from api.webhooks import service as webhooks
 
 IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 

@@ -1,4 +1,4 @@
-"""Poll, list and cancel jobs."""
+"""Poll, list and cancel jobs; the caller's webhook secret and a job's delivery attempts."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import uuid
 from typing import Any
 
 from flask_smorest import Blueprint
+from marshmallow import Schema, fields
 
-from api.jobs import service
+from api.jobs import service, webhooks
 from api.jobs.models import Job
 from api.jobs.schemas import JobListArgsSchema, JobSchema, JobWaitArgsSchema
 from api.pagination import page_schema, paginate
@@ -50,3 +51,50 @@ def list_jobs(
 def cancel_job(job_id: uuid.UUID) -> Job:
     """Cancel a queued or running job."""
     return service.cancel(job_id, current_caller())
+
+
+webhooks_blp = Blueprint(
+    "webhooks", __name__, url_prefix="/api/v1", description="Signed job webhooks."
+)
+
+
+class SecretSchema(Schema):
+    secret = fields.String(metadata={"example": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"})
+
+
+class AttemptSchema(Schema):
+    delivery_id = fields.UUID()
+    webhook_id = fields.String()
+    event = fields.String()
+    url = fields.String()
+    delivery_status = fields.String(metadata={"enum": ["pending", "succeeded", "failed"]})
+    attempt = fields.Integer()
+    status_code = fields.Integer(allow_none=True)
+    error = fields.String(allow_none=True)
+    duration_ms = fields.Integer()
+    attempted_at = fields.AwareDateTime()
+
+
+@webhooks_blp.route("/webhooks/secret")
+@webhooks_blp.response(200, SecretSchema)
+@webhooks_blp.alt_response(401, description="Not signed in.")
+def show_secret() -> dict[str, str]:
+    """The key your webhooks are signed with (created on first use)."""
+    return {"secret": webhooks.secret_for(require_user().user_id)}
+
+
+@webhooks_blp.route("/webhooks/secret/rotate", methods=["POST"])
+@webhooks_blp.response(200, SecretSchema)
+@webhooks_blp.alt_response(401, description="Not signed in.")
+def rotate_secret() -> dict[str, str]:
+    """Replace the signing key; later deliveries use the new one."""
+    return {"secret": webhooks.rotate_secret(require_user().user_id)}
+
+
+@webhooks_blp.route("/jobs/<uuid:job_id>/deliveries")
+@webhooks_blp.response(200, AttemptSchema(many=True))
+@webhooks_blp.alt_response(404, description="No such job, or not yours.")
+def deliveries(job_id: uuid.UUID) -> list[dict[str, Any]]:
+    """Every attempt to deliver this job's webhook, oldest first."""
+    job = service.get_visible(job_id, current_caller())
+    return webhooks.attempts_for(job.id)

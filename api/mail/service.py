@@ -1,14 +1,18 @@
 """Email jobs: a feature composes the messages, this module renders and sends them.
 
-A job may send several messages (the company's copy and the sender's confirmation). Each
-one sent is recorded in the job's progress before the next, so a retried or taken-over job
-sends only what is missing.
+A feature queues an email job naming its template (`queue_email`); the email task
+(`workers/email.py`) holds the one table from template names to the features' composers and
+calls `send_email_job` with it. A job may send several messages (the company's copy and the
+sender's confirmation). Through a provider that cannot recognise a repeated message (SMTP,
+Gmail) each one sent is committed to the job's progress before the next, so a retried or
+taken-over job sends only what is missing; the outbox writes a file named by the Message-ID,
+so it needs no such write.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
@@ -16,11 +20,12 @@ from typing import Any
 
 from flask import current_app, render_template
 
-from api.jobs import service as jobs
-from api.jobs.errors import JobFailed, JobSuperseded
+from api.extensions import email_sender
+from api.jobs.errors import JobFailed
 from api.jobs.kinds import EMAIL
+from api.jobs.lifecycle import JobRun, save_progress
 from api.jobs.models import Job
-from api.jobs.service import JobRun, Submission
+from api.jobs.submit import Submission, new_job, submit
 from api.security import Caller
 
 
@@ -41,17 +46,6 @@ class Composition:
 
 
 Composer = Callable[[dict[str, Any]], Composition]
-_composers: dict[str, Composer] = {}
-
-
-def composer(name: str) -> Callable[[Composer], Composer]:
-    """Register the function that turns an email job's payload into messages."""
-
-    def register(function: Composer) -> Composer:
-        _composers[name] = function
-        return function
-
-    return register
 
 
 def email_payload(template: str, **references: str) -> dict[str, Any]:
@@ -60,13 +54,13 @@ def email_payload(template: str, **references: str) -> dict[str, Any]:
 
 
 def queue_email(template: str, owner_id: uuid.UUID | None, **references: str) -> Job:
-    """Submit an email job on the backend's own behalf; commits the session's pending rows.
+    """Add an email job on the backend's own behalf to the unit of work (sent after commit).
 
     The payload holds ids only: links with tokens are made by the worker when it sends.
     """
     submission = Submission(caller=Caller.system(owner_id))
-    job = jobs.new_job(EMAIL, submission, email_payload(template, **references))
-    return jobs.submit(job, submission)[0]
+    job = new_job(EMAIL, submission, email_payload(template, **references))
+    return submit(job, submission)[0]
 
 
 def build_message(mail: Mail, message_id: str) -> EmailMessage:
@@ -91,13 +85,13 @@ def build_message(mail: Mail, message_id: str) -> EmailMessage:
     return message
 
 
-def send_email_job(run: JobRun) -> dict[str, Any]:
+def send_email_job(run: JobRun, composers: Mapping[str, Composer]) -> dict[str, Any]:
     """The email job's work: compose, then send each message not sent by an earlier attempt."""
     template = run.payload.get("template", "")
-    if template not in _composers:
+    if template not in composers:
         raise JobFailed("unknown_email_template", f"No email template named {template!r}.")
-    composition = _composers[template](run.payload)
-    sender = current_app.extensions["email_sender"]
+    composition = composers[template](run.payload)
+    sender = email_sender.current
     domain = parseaddr(current_app.config["EMAIL_FROM"])[1].rpartition("@")[2] or "localhost"
     sent: dict[str, Any] = run.progress.setdefault("sent", {})
     for mail in composition.mails:
@@ -105,6 +99,6 @@ def send_email_job(run: JobRun) -> dict[str, Any]:
             continue
         message = build_message(mail, message_id=f"<{run.id}.{mail.key}@{domain}>")
         sent[mail.key] = {"provider": sender.name, "provider_id": sender.send(message)}
-        if not jobs.save_progress(run):
-            raise JobSuperseded
+        if not sender.idempotent:
+            save_progress(run)
     return {**composition.result, "sent": sorted(sent), "provider": sender.name}

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import logging
-import secrets
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
@@ -14,12 +14,12 @@ from flask import Request, current_app
 from sqlalchemy import Column, and_, exists, not_, or_, select
 
 from api.errors import NotFound, ValidationFailed
-from api.extensions import db
-from api.jobs import service as jobs
+from api.extensions import db, media_storage
 from api.jobs.errors import JobFailed
 from api.jobs.kinds import MEDIA
+from api.jobs.lifecycle import JobRun
 from api.jobs.models import Job, JobStatus
-from api.jobs.service import JobRun, Submission
+from api.jobs.submit import Submission, new_job, submit
 from api.media import images
 from api.media.models import Media, MediaBlob, MediaStatus, Purpose
 from api.media.sniff import sniff
@@ -31,12 +31,19 @@ log = logging.getLogger(__name__)
 
 PURPOSES = [purpose.value for purpose in Purpose]
 ORPHAN_AFTER = timedelta(days=1)
-# Columns that point at media; a post, review or avatar upload nobody points at is an orphan.
-_references: list[Column[Any]] = []
+NOT_A_USE = {"media_blobs"}  # the upload's own staging copy points at it too
 
 
-def register_reference(column: Any) -> None:
-    _references.append(column)
+def media_references() -> list[Column[Any]]:
+    """Every column that points at `media.id` (avatars, covers, attachments...): read from the
+    foreign keys, so a new user of media is never forgotten by the orphan purge."""
+    return [
+        foreign_key.parent
+        for table in db.metadata.tables.values()
+        if table.name not in NOT_A_USE
+        for foreign_key in table.foreign_keys
+        if foreign_key.column.table.name == Media.__tablename__
+    ]
 
 
 # --- uploading -------------------------------------------------------------------------------
@@ -72,28 +79,43 @@ def upload(request: Request, submission_for: Callable[[str], Submission]) -> tup
         size=received.size,
         status=MediaStatus.PENDING,
     )
-    job = jobs.new_job(MEDIA, submission, {"action": "process", "media_id": str(media.id)})
+    job = new_job(MEDIA, submission, {"action": "process", "media_id": str(media.id)})
     media.job_id = job.id
-    return jobs.submit(job, submission, media, MediaBlob(media=media, data=data))
+    return submit(job, submission, media, MediaBlob(media=media, data=data))
 
 
 # --- the media job ---------------------------------------------------------------------------
 
 
 def _fail(media: Media, code: str, message: str) -> NoReturn:
+    """Fail for the input: the media row says why (committed with the job's failure)."""
     media.status, media.error_code, media.error_message = MediaStatus.FAILED, code, message
     db.session.execute(MediaBlob.__table__.delete().where(MediaBlob.media_id == media.id))
-    db.session.commit()
     raise JobFailed(code, message)
 
 
+def _storage_base(media: Media) -> str:
+    """Where the files go: the same for every attempt (a re-run overwrites, never leaves
+    copies), unguessable, and not the user's file name."""
+    key = current_app.config["SECRET_KEY"].encode()
+    digest = hmac.new(key, b"media:" + media.id.bytes, hashlib.sha256).hexdigest()[:24]
+    return f"{media.id.hex[:2]}/{digest}"
+
+
+def _result(media: Media) -> dict[str, Any]:
+    return {"media_id": str(media.id), "status": media.status, "urls": media.urls}
+
+
 def process(run: JobRun) -> dict[str, Any]:
-    """The media job: process an upload, or delete stored files."""
-    storage = current_app.extensions["media_storage"]
+    """The media job: process an upload, or delete stored files. Idempotent by job: an upload
+    already processed counts as done, and files always go to the same place."""
+    storage = media_storage.current
     if run.payload["action"] == "delete":
         storage.delete(run.payload["keys"])
         return {"deleted": len(run.payload["keys"])}
     media = db.session.get(Media, uuid.UUID(run.payload["media_id"]))
+    if media is not None and media.status == MediaStatus.READY:
+        return _result(media)
     blob = db.session.get(MediaBlob, media.id) if media else None
     if media is None or blob is None:
         raise JobFailed("media_not_found", "The upload is gone (deleted before processing).")
@@ -101,7 +123,7 @@ def process(run: JobRun) -> dict[str, Any]:
     if file_type is None or file_type.content_type != media.content_type:
         _fail(media, "unsupported_media_type", "The file's content is not an accepted type.")
     assert file_type is not None
-    base = f"{media.id.hex[:2]}/{secrets.token_urlsafe(12)}"  # a random name, not the user's
+    base = _storage_base(media)
     if file_type.kind == "video":
         stored = storage.store_video(base, blob.data, file_type.extension)
     else:
@@ -123,8 +145,8 @@ def process(run: JobRun) -> dict[str, Any]:
     media.storage_keys, media.stored_bytes = stored.keys, stored.bytes_stored
     media.status = MediaStatus.READY
     db.session.delete(blob)
-    db.session.commit()
-    return {"media_id": str(media.id), "status": media.status, "urls": media.urls}
+    db.session.flush()
+    return _result(media)
 
 
 # --- reading, using, deleting ----------------------------------------------------------------
@@ -157,15 +179,15 @@ def delete_files_later(keys: list[str]) -> None:
     """A media job that removes stored files (the rows are gone already)."""
     if keys:
         submission = Submission(caller=Caller.system(None))
-        job = jobs.new_job(MEDIA, submission, {"action": "delete", "keys": keys})
-        jobs.submit(job, submission)
+        job = new_job(MEDIA, submission, {"action": "delete", "keys": keys})
+        submit(job, submission)
 
 
 def delete(media_id: uuid.UUID, caller: Caller) -> None:
     media = get_visible(media_id, caller)
     keys = list(media.storage_keys)
     db.session.delete(media)
-    db.session.commit()
+    db.session.flush()
     delete_files_later(keys)
 
 
@@ -179,7 +201,7 @@ def purge_orphans() -> int:
     cutoff = utc_param(utcnow() - ORPHAN_AFTER)
     unreferenced = and_(
         Media.purpose != Purpose.GENERAL,
-        *[not_(exists().where(column == Media.id)) for column in _references],
+        *[not_(exists().where(column == Media.id)) for column in media_references()],
     )
     stuck = and_(
         Media.status == MediaStatus.PENDING,
@@ -198,7 +220,7 @@ def purge_orphans() -> int:
     keys = [key for media in orphans for key in media.storage_keys]
     for media in orphans:
         db.session.delete(media)
-    db.session.commit()
+    db.session.flush()
     delete_files_later(keys)
     if orphans:
         log.info("removed %d orphaned uploads", len(orphans))

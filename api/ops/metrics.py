@@ -23,6 +23,7 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from api.extensions import celery_app
 from api.jobs import service as jobs
 from api.jobs.kinds import QUEUES
 from api.ops import warmup
@@ -69,7 +70,7 @@ class JobCollector(Collector):
                     jobs_family.add_metric([kind, status], count)
             except Exception:  # a scrape must not fail because the database is down
                 log.warning("could not count jobs for metrics", exc_info=True)
-            for queue, size in queue_depths(self.app).items():
+            for queue, size in queue_depths().items():
                 depth.add_metric([queue], size)
             try:
                 last = warmup.last_run()
@@ -82,8 +83,8 @@ class JobCollector(Collector):
         yield from (jobs_family, depth, warm_keys, warm_seconds, warm_time)
 
 
-def queue_depths(app: Flask) -> dict[str, int]:
-    celery = app.extensions["celery"]
+def queue_depths() -> dict[str, int]:
+    celery = celery_app.current
     depths: dict[str, int] = {}
     try:
         with celery.connection_for_read() as connection:

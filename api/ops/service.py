@@ -11,7 +11,7 @@ from sqlalchemy import text
 
 from api.blog.models import Post
 from api.database import count_by
-from api.extensions import db, limiter
+from api.extensions import celery_app, db, limiter, redis_client
 from api.inquiries.models import Inquiry
 from api.jobs import service as jobs
 from api.reviews.models import Review
@@ -46,7 +46,7 @@ def _database() -> str:
 
 
 def _redis() -> str:
-    client = current_app.extensions.get("redis")
+    client = redis_client.current
     if client is None:
         return NOT_CONFIGURED
     client.ping()
@@ -54,13 +54,13 @@ def _redis() -> str:
 
 
 def _broker() -> str:
-    with current_app.extensions["celery"].connection_for_write() as connection:
+    with celery_app.current.connection_for_write() as connection:
         connection.ensure_connection(max_retries=1, interval_start=0, timeout=2)
     return OK
 
 
 def _workers() -> str:
-    celery = current_app.extensions["celery"]
+    celery = celery_app.current
     with celery.connection_for_read() as connection:
         if "fanout" not in connection.transport.implements.exchange_type:
             return UNKNOWN  # the SQLite broker cannot broadcast a ping

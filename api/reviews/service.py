@@ -23,7 +23,6 @@ from api.security import Caller
 AGENCY = "agency"
 MAX_PHOTOS = 5
 ANONYMOUS = Caller(user_id=None, role=None, address="cache")
-media.register_reference(ReviewMedia.media_id)
 
 
 def check_target(target: str) -> None:
@@ -62,7 +61,7 @@ def create(caller: Caller, data: dict[str, Any]) -> Review:
     _photos(review, caller.user_id, data.get("media_ids", []))
     db.session.add(review)
     try:
-        db.session.commit()
+        db.session.flush()
     except IntegrityError as exc:
         db.session.rollback()
         raise Conflict("You have already reviewed this.", code="already_reviewed") from exc
@@ -88,14 +87,12 @@ def update(caller: Caller, review_id: uuid.UUID, changes: dict[str, Any]) -> Rev
             setattr(review, field, changes[field])
     if "media_ids" in changes:
         _photos(review, review.author_id, changes["media_ids"])
-    db.session.commit()
     response_cache.bump("reviews")
     return review
 
 
 def delete(caller: Caller, review_id: uuid.UUID) -> None:
     db.session.delete(_editable(review_id, caller))
-    db.session.commit()
     response_cache.bump("reviews")
 
 

@@ -47,11 +47,14 @@ class User(TimestampMixin, db.Model):
     )
     avatar: Mapped[Media | None] = relationship(foreign_keys=[avatar_media_id], lazy="select")
     avatar_external_url: Mapped[str | None] = mapped_column(String(500))  # from OAuth profiles
-    webhook_secret: Mapped[str | None] = mapped_column(String(80))
     # Tokens carry the version they were issued under; bumping it (password change or reset,
     # deactivation) ends every session at once.
     session_version: Mapped[int] = mapped_column(default=1)
     last_login_at: Mapped[datetime | None]
+
+    def end_sessions(self) -> None:
+        """Every token issued so far stops working (checked on every request)."""
+        self.session_version += 1
 
 
 # Usernames are unique regardless of case (emails are stored lower-cased, usernames as typed).

@@ -7,14 +7,11 @@ from typing import Any
 
 from sqlalchemy import Select, func, or_, select
 
-from api.auth.service import end_all_sessions
 from api.errors import Conflict, NotFound
 from api.extensions import db
 from api.media import service as media
 from api.security import Caller
 from api.users.models import User
-
-media.register_reference(User.avatar_media_id)  # an avatar in use is not an orphan
 
 
 def public_profile(username: str) -> User:
@@ -71,8 +68,7 @@ def administer(admin: Caller, user_id: uuid.UUID, changes: dict[str, Any]) -> Us
     for field, value in changes.items():
         setattr(user, field, value)
     if changes.get("is_active") is False:
-        end_all_sessions(user)
-    db.session.commit()
+        user.end_sessions()
     return user
 
 
@@ -83,7 +79,7 @@ def delete(admin: Caller, user_id: uuid.UUID) -> None:
     _refuse_self(admin, user, "delete")
     keys = media.stored_keys_of(user.id)
     db.session.delete(user)
-    db.session.commit()
+    db.session.flush()
     media.delete_files_later(keys)
 
 

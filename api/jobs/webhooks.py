@@ -1,9 +1,10 @@
 """Signed job webhooks (Standard Webhooks), delivered by workers with retries, SSRF-guarded.
 
-The callback URL is checked at submission (scheme, and every address it resolves to must be
-public unless WEBHOOK_ALLOW_PRIVATE_TARGETS) and again at each attempt, which connects to the
-address it just checked (no second DNS lookup for an attacker to rebind), follows no redirects,
-gives up after WEBHOOK_TIMEOUT_SECONDS and keeps only a short prefix of the response.
+The delivery row is written in the transaction that makes the job terminal and its message is
+published after that commit. The callback URL is checked at submission and again at each
+attempt (`api.integrations.http`: public addresses only unless WEBHOOK_ALLOW_PRIVATE_TARGETS,
+no redirects, a short answer excerpt). Each attempt is one row; the delivery is retried with
+exponential backoff until it succeeds or WEBHOOK_MAX_ATTEMPTS.
 """
 
 from __future__ import annotations
@@ -11,41 +12,32 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import ipaddress
 import json
-import logging
 import secrets
-import socket
 import time
 import uuid
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 import urllib3
 from flask import current_app
 from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from api.errors import ValidationFailed
 from api.extensions import db
-from api.jobs.models import Job
+from api.integrations.http import RefusedTarget, post, resolve_target
+from api.jobs.broker import publish_after_commit
+from api.jobs.models import DeliveryStatus, Job, WebhookAttempt, WebhookDelivery, WebhookSecret
 from api.jobs.schemas import JobSchema
 from api.models import utc_param, utcnow
-from api.users.models import User
-from api.webhooks.models import DeliveryStatus, WebhookAttempt, WebhookDelivery
-
-log = logging.getLogger(__name__)
 
 SECRET_PREFIX = "whsec_"
 DELIVER_TASK = "webhooks.deliver"
-RESPONSE_EXCERPT_BYTES = 512
+DELIVER_SOFT_TIME_LIMIT, DELIVER_TIME_LIMIT = 30, 40
 CLAIM_SECONDS = 60  # an attempt in progress holds the delivery this long
 MISSED_AFTER_SECONDS = 120  # a pending delivery this late had its message lost
-
-
-class RefusedTarget(Exception):
-    """The callback URL is not an allowed target."""
 
 
 # --- secrets and signatures ------------------------------------------------------------------
@@ -55,17 +47,28 @@ def new_secret() -> str:
     return SECRET_PREFIX + base64.b64encode(secrets.token_bytes(32)).decode()
 
 
-def secret_for(user: User) -> str:
-    if not user.webhook_secret:
-        user.webhook_secret = new_secret()
-        db.session.commit()
-    return user.webhook_secret
+def secret_for(user_id: uuid.UUID) -> str:
+    """The user's signing key, made on first use (by the request that shows it or the worker
+    that signs with it, whichever comes first: the insert yields to a concurrent one)."""
+    row = db.session.get(WebhookSecret, user_id)
+    if row is not None:
+        return row.secret
+    insert = pg_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
+    now = utcnow()
+    db.session.execute(
+        insert(WebhookSecret)
+        .values(user_id=user_id, secret=new_secret(), created_at=now, updated_at=now)
+        .on_conflict_do_nothing(index_elements=["user_id"])
+    )
+    return db.session.get(WebhookSecret, user_id, populate_existing=True).secret
 
 
-def rotate_secret(user: User) -> str:
-    user.webhook_secret = new_secret()
-    db.session.commit()
-    return user.webhook_secret
+def rotate_secret(user_id: uuid.UUID) -> str:
+    row = db.session.get(WebhookSecret, user_id)
+    if row is None:
+        return secret_for(user_id)
+    row.secret = new_secret()
+    return row.secret
 
 
 def sign(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
@@ -78,43 +81,8 @@ def sign(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
 # --- targets ---------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Target:
-    scheme: str
-    host: str
-    port: int
-    path: str
-    address: str
-
-
-def _is_public(address: str) -> bool:
-    ip = ipaddress.ip_address(address.split("%")[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
-    return ip.is_global and not ip.is_multicast
-
-
-def resolve_target(url: str) -> Target:
-    """Parse and resolve the URL once; refuse non-http(s) and (by default) non-public hosts."""
-    parts = urlsplit(url)
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise RefusedTarget("Only http and https URLs with a host are allowed.")
-    if parts.username or parts.password:
-        raise RefusedTarget("Credentials in the URL are not allowed.")
-    try:
-        port = parts.port or (443 if parts.scheme == "https" else 80)
-        infos = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
-    except (OSError, ValueError) as exc:
-        raise RefusedTarget("The host name does not resolve.") from exc
-    addresses = [str(info[4][0]) for info in infos]
-    if not current_app.config["WEBHOOK_ALLOW_PRIVATE_TARGETS"] and not all(
-        _is_public(address) for address in addresses
-    ):
-        raise RefusedTarget("The host resolves to a private or reserved address.")
-    path = parts.path or "/"
-    if parts.query:
-        path += f"?{parts.query}"
-    return Target(parts.scheme, parts.hostname, port, path, addresses[0])
+def _allow_private() -> bool:
+    return bool(current_app.config["WEBHOOK_ALLOW_PRIVATE_TARGETS"])
 
 
 def check_callback_url(url: str, user_id: uuid.UUID | None) -> None:
@@ -124,55 +92,22 @@ def check_callback_url(url: str, user_id: uuid.UUID | None) -> None:
             errors={"callback_url": ["Sign in to receive webhooks."]},
         )
     try:
-        resolve_target(url)
+        resolve_target(url, allow_private=_allow_private())
     except RefusedTarget as exc:
         raise ValidationFailed(
             "The callback URL is not allowed.", errors={"callback_url": [str(exc)]}
         ) from exc
 
 
-def _post(target: Target, body: bytes, headers: dict[str, str]) -> tuple[int, bytes]:
-    timeout = urllib3.Timeout(total=current_app.config["WEBHOOK_TIMEOUT_SECONDS"])
-    pool: urllib3.HTTPConnectionPool
-    if target.scheme == "https":
-        pool = urllib3.HTTPSConnectionPool(
-            target.address,
-            target.port,
-            timeout=timeout,
-            retries=False,
-            server_hostname=target.host,
-            assert_hostname=target.host,
-            cert_reqs="CERT_REQUIRED",
-        )
-    else:
-        pool = urllib3.HTTPConnectionPool(
-            target.address, target.port, timeout=timeout, retries=False
-        )
-    default_port = 443 if target.scheme == "https" else 80
-    host_header = target.host if target.port == default_port else f"{target.host}:{target.port}"
-    with pool:
-        response = pool.urlopen(
-            "POST",
-            target.path,
-            body=body,
-            headers={**headers, "Host": host_header},
-            redirect=False,
-            retries=False,
-            preload_content=False,
-        )
-        excerpt = response.read(RESPONSE_EXCERPT_BYTES, decode_content=False)
-        response.release_conn()
-    return response.status, excerpt
-
-
 # --- events and deliveries -------------------------------------------------------------------
 
 
-def record_terminal_event(job_id: uuid.UUID) -> uuid.UUID | None:
-    """In the transaction that made the job terminal: the delivery row, if it has a callback."""
+def record_terminal_event(job_id: uuid.UUID) -> None:
+    """In the transaction that made the job terminal: the delivery row, if it has a callback,
+    and its message after the commit."""
     job = db.session.get(Job, job_id, populate_existing=True)
     if job is None or not job.callback_url or job.owner_id is None:
-        return None
+        return
     now = utcnow()
     body = json.dumps(
         {
@@ -192,22 +127,12 @@ def record_terminal_event(job_id: uuid.UUID) -> uuid.UUID | None:
         next_attempt_at=now,
     )
     db.session.add(delivery)
-    return delivery.id
+    publish_after_commit(DELIVER_TASK, [str(delivery.id)])
 
 
-def publish(delivery_id: uuid.UUID, countdown: float = 0) -> bool:
-    try:
-        current_app.extensions["celery"].send_task(
-            DELIVER_TASK, args=[str(delivery_id)], countdown=countdown or None
-        )
-    except Exception:  # the row is pending: the sweeper publishes it again
-        log.warning("could not publish webhook delivery %s", delivery_id, exc_info=True)
-        return False
-    return True
-
-
-def _claim(delivery_id: uuid.UUID) -> WebhookDelivery | None:
-    """Hold the delivery for one attempt; None when it is done or another worker holds it."""
+def claim(delivery_id: uuid.UUID) -> WebhookDelivery | None:
+    """Hold the delivery for one attempt (committed at once, so a second message for it waits);
+    None when it is done or another worker holds it."""
     now = utcnow()
     claimed = db.session.execute(
         update(WebhookDelivery)
@@ -224,29 +149,38 @@ def _claim(delivery_id: uuid.UUID) -> WebhookDelivery | None:
 
 
 def deliver(delivery_id: uuid.UUID) -> float | None:
-    """One attempt. Returns the delay before the next attempt, or None when done."""
-    delivery = _claim(delivery_id)
+    """One attempt (the delivery task's unit of work): claim, POST, record, commit.
+
+    Returns the delay before the next attempt, or None when there is nothing more to do."""
+    delivery = claim(delivery_id)
     if delivery is None:
         return None
+    delay = _attempt(delivery)
+    db.session.commit()
+    return delay
+
+
+def _attempt(delivery: WebhookDelivery) -> float | None:
+    """One HTTP attempt, recorded with the delivery's new state (not committed yet)."""
     config = current_app.config
-    user = db.session.get(User, delivery.user_id)
     number = delivery.attempts + 1
     status_code: int | None = None
     excerpt = error = None
     permanent = False
     started = time.monotonic()
     try:
-        target = resolve_target(delivery.url)
+        target = resolve_target(delivery.url, allow_private=_allow_private())
         timestamp = int(time.time())
         body = delivery.body.encode()
+        signature = sign(secret_for(delivery.user_id), delivery.message_id, timestamp, body)
         headers = {
             "Content-Type": "application/json",
             "User-Agent": "BaliBlissed-Webhooks/1",
             "webhook-id": delivery.message_id,
             "webhook-timestamp": str(timestamp),
-            "webhook-signature": sign(secret_for(user), delivery.message_id, timestamp, body),
+            "webhook-signature": signature,
         }
-        status_code, raw = _post(target, body, headers)
+        status_code, raw = post(target, body, headers, config["WEBHOOK_TIMEOUT_SECONDS"])
         excerpt = raw.decode("utf-8", errors="replace")
     except RefusedTarget as exc:
         error, permanent = str(exc), True
@@ -263,15 +197,14 @@ def deliver(delivery_id: uuid.UUID) -> float | None:
         )
     )
     delivery.attempts = number
-    delay = None
     if status_code is not None and 200 <= status_code < 300:
         delivery.status = DeliveryStatus.SUCCEEDED
-    elif permanent or number >= config["WEBHOOK_MAX_ATTEMPTS"]:
+        return None
+    if permanent or number >= config["WEBHOOK_MAX_ATTEMPTS"]:
         delivery.status = DeliveryStatus.FAILED
-    else:
-        delay = float(config["WEBHOOK_RETRY_BASE_DELAY"] * 2 ** (number - 1))
-        delivery.next_attempt_at = utcnow() + timedelta(seconds=delay)
-    db.session.commit()
+        return None
+    delay = float(config["WEBHOOK_RETRY_BASE_DELAY"] * 2 ** (number - 1))
+    delivery.next_attempt_at = utcnow() + timedelta(seconds=delay)
     return delay
 
 
@@ -300,7 +233,7 @@ def attempts_for(job_id: uuid.UUID) -> list[dict[str, Any]]:
 
 
 def sweep_missed() -> int:
-    """Publish pending deliveries whose message was lost (worker or broker trouble)."""
+    """Publish (after the sweep's commit) pending deliveries whose message was lost."""
     late = utcnow() - timedelta(seconds=MISSED_AFTER_SECONDS)
     ids = db.session.scalars(
         select(WebhookDelivery.id)
@@ -310,5 +243,6 @@ def sweep_missed() -> int:
         )
         .limit(500)
     ).all()
-    db.session.rollback()
-    return sum(publish(delivery_id) for delivery_id in ids)
+    for delivery_id in ids:
+        publish_after_commit(DELIVER_TASK, [str(delivery_id)])
+    return len(ids)

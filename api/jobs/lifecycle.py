@@ -1,0 +1,244 @@
+"""The lifecycle every job shares: claim, run the handler, write the outcome, retry or give up.
+
+A handler is a plain function `handler(run) -> result` in a feature's service module. It reads,
+calls outside services, and adds and flushes its rows; it never commits. The lifecycle commits
+the handler's rows together with the terminal status in one transaction, fenced by the attempt
+number it claimed: if the job was canceled or taken over meanwhile, everything is rolled back.
+So a worker that dies before the terminal commit leaves nothing behind, and the next attempt
+starts from what was last committed.
+
+Outcomes a handler signals:
+* return a result: `succeeded`, with the handler's rows.
+* raise `JobFailed(code, message)`: `failed` at once (no retry), with the handler's rows (they
+  describe the failure, e.g. a media row marked failed).
+* raise `IntegrationError`: retried with backoff and jitter when `retryable` (the handler's rows
+  are rolled back), else `failed`.
+* anything else: `failed` with `internal_error`, the handler's rows rolled back.
+
+A handler that must record progress before going on (e.g. each email sent through a provider
+that cannot deduplicate) calls `save_progress(run)`, which commits under the same fence.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from celery import Task, shared_task
+from celery.exceptions import SoftTimeLimitExceeded
+from flask import current_app
+from sqlalchemy import and_, func, or_, update
+
+from api.database import commits_allowed, commits_refused
+from api.extensions import db
+from api.integrations.errors import IntegrationError
+from api.jobs import webhooks
+from api.jobs.errors import JobFailed, JobSuperseded
+from api.jobs.kinds import JobKind
+from api.jobs.models import TERMINAL_STATUSES, Job, JobStatus
+from api.models import utc_param, utcnow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class JobRun:
+    """What a worker holds while it runs one attempt of a job."""
+
+    id: uuid.UUID
+    kind: str
+    payload: dict[str, Any]
+    attempt: int
+    owner_id: uuid.UUID | None = None
+    progress: dict[str, Any] = field(default_factory=dict)
+
+
+Handler = Callable[[JobRun], dict[str, Any]]
+
+
+def claim(job_id: uuid.UUID) -> JobRun | None:
+    """Take the job for one attempt (committed at once), or None when it is finished or a
+    live worker has it."""
+    now = utcnow()
+    lease = timedelta(seconds=current_app.config["JOB_LEASE_SECONDS"])
+    row = db.session.execute(
+        update(Job)
+        .where(
+            Job.id == job_id,
+            or_(
+                Job.status == JobStatus.QUEUED,
+                and_(Job.status == JobStatus.RUNNING, Job.lease_until < utc_param(now)),
+            ),
+        )
+        .values(
+            status=JobStatus.RUNNING,
+            attempts=Job.attempts + 1,
+            lease_until=utc_param(now + lease),
+            started_at=func.coalesce(Job.started_at, utc_param(now)),
+            updated_at=now,
+        )
+        .returning(Job.kind, Job.payload, Job.progress, Job.attempts, Job.owner_id)
+        .execution_options(synchronize_session=False)
+    ).one_or_none()
+    db.session.commit()
+    if row is None:
+        return None
+    return JobRun(
+        id=job_id,
+        kind=row.kind,
+        payload=row.payload,
+        attempt=row.attempts,
+        owner_id=row.owner_id,
+        progress=dict(row.progress or {}),
+    )
+
+
+def _fenced(run: JobRun, **values: Any) -> bool:
+    """Write to the job only if this attempt still holds it (not canceled, not taken over)."""
+    values.setdefault("updated_at", utcnow())
+    updated = db.session.execute(
+        update(Job)
+        .where(Job.id == run.id, Job.status == JobStatus.RUNNING, Job.attempts == run.attempt)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    return bool(updated)
+
+
+def _commit_outcome(run: JobRun, **values: Any) -> bool:
+    """The attempt's outcome and the handler's rows in one commit, or nothing if the fence
+    fails. A terminal status also records the webhook delivery (published after the commit)."""
+    if not _fenced(run, **values):
+        db.session.rollback()
+        log.info("job %s attempt %s no longer holds the job; outcome dropped", run.id, run.attempt)
+        return False
+    if values.get("status") in TERMINAL_STATUSES:
+        webhooks.record_terminal_event(run.id)
+    with commits_allowed():
+        db.session.commit()
+    return True
+
+
+def save_progress(run: JobRun) -> None:
+    """Commit the handler's progress so far and renew the lease; raises JobSuperseded when
+    this attempt no longer holds the job (stop working on it)."""
+    lease = timedelta(seconds=current_app.config["JOB_LEASE_SECONDS"])
+    if not _commit_outcome(
+        run, progress=dict(run.progress), lease_until=utc_param(utcnow() + lease)
+    ):
+        raise JobSuperseded
+
+
+def complete(run: JobRun, result: dict[str, Any]) -> bool:
+    return _commit_outcome(
+        run,
+        status=JobStatus.SUCCEEDED,
+        result=result,
+        progress=dict(run.progress),
+        finished_at=utc_param(utcnow()),
+        lease_until=None,
+    )
+
+
+def fail(run: JobRun, code: str, message: str) -> bool:
+    return _commit_outcome(
+        run,
+        status=JobStatus.FAILED,
+        error_code=code,
+        error_message=message[:500],
+        progress=dict(run.progress),
+        finished_at=utc_param(utcnow()),
+        lease_until=None,
+    )
+
+
+def schedule_retry(run: JobRun, delay_seconds: float) -> bool:
+    """Put the job back in the queue; `enqueued_at` is the retry's due time."""
+    return _commit_outcome(
+        run,
+        status=JobStatus.QUEUED,
+        progress=dict(run.progress),
+        lease_until=None,
+        enqueued_at=utc_param(utcnow() + timedelta(seconds=delay_seconds)),
+    )
+
+
+def backoff_seconds(attempt: int) -> float:
+    """Exponential backoff with "equal jitter": half fixed, half random."""
+    base = current_app.config["JOB_RETRY_BASE_SECONDS"]
+    ceiling = min(current_app.config["JOB_RETRY_MAX_SECONDS"], base * 2 ** (attempt - 1))
+    return float(ceiling / 2 + random.uniform(0, ceiling / 2))
+
+
+def _retry_or_fail(task: Task, run: JobRun, code: str, message: str) -> None:
+    db.session.rollback()  # the failed attempt's rows are not part of any outcome
+    if run.attempt >= current_app.config["JOB_MAX_ATTEMPTS"]:
+        fail(run, code, f"{message} (gave up after {run.attempt} attempts)")
+        return
+    delay = backoff_seconds(run.attempt)
+    log.warning("job %s attempt %s: %s; retrying in %.1fs", run.id, run.attempt, code, delay)
+    if schedule_retry(run, delay):
+        raise task.retry(countdown=delay, max_retries=None)
+
+
+def execute(task: Task, job_id: uuid.UUID, handler: Handler) -> None:
+    """One attempt of a job, from claim to its committed outcome."""
+    run = claim(job_id)
+    if run is None:
+        log.info("job %s: nothing to claim (finished, canceled or held by a live worker)", job_id)
+        return
+    if run.attempt > current_app.config["JOB_MAX_ATTEMPTS"]:
+        # Poison job: earlier attempts died with their worker (hard time limit, OOM, SIGKILL).
+        fail(run, "too_many_attempts", "The job was interrupted too many times.")
+        return
+    try:
+        with commits_refused("a job handler's rows are committed by the job lifecycle"):
+            result = handler(run)
+    except JobSuperseded:
+        db.session.rollback()
+        return
+    except JobFailed as exc:
+        fail(run, exc.code, exc.message)
+        return
+    except IntegrationError as exc:
+        if not exc.retryable:
+            db.session.rollback()
+            fail(run, exc.code, exc.message)
+            return
+        _retry_or_fail(task, run, exc.code, exc.message)
+        return
+    except SoftTimeLimitExceeded:
+        _retry_or_fail(task, run, "timeout", "The job ran past its time limit.")
+        return
+    except Exception:
+        log.exception("job %s attempt %s crashed", run.id, run.attempt)
+        db.session.rollback()
+        fail(run, "internal_error", "An unexpected error stopped this job.")
+        return
+    complete(run, result)
+
+
+def job_task(kind: JobKind) -> Callable[[Handler], Task]:
+    """Turn a handler into the Celery task for `kind`, with the shared lifecycle."""
+
+    def register(handler: Handler) -> Task:
+        @shared_task(
+            name=kind.task,
+            bind=True,
+            acks_late=True,
+            reject_on_worker_lost=True,
+            soft_time_limit=kind.soft_time_limit,
+            time_limit=kind.time_limit,
+            max_retries=None,
+        )
+        def run_job(self: Task, job_id: str) -> None:
+            execute(self, uuid.UUID(job_id), handler)
+
+        return run_job
+
+    return register
