@@ -1,19 +1,23 @@
 """Safe image decoding and the variants we serve (Pillow).
 
-Decoding refuses decompression bombs (more pixels than MEDIA_MAX_PIXELS; Pillow's warning is
-treated as an error), animations with more than MEDIA_MAX_FRAMES frames, and truncated or
-corrupt files. Every encoded output is written without EXIF (so without GPS), after the EXIF
-orientation has been applied to the pixels.
+Before Pillow sees a pixel, the container is measured (`layout`): an animation is refused when
+its frames x canvas exceed MEDIA_MAX_TOTAL_PIXELS. Decoding then refuses decompression bombs
+(more pixels than MEDIA_MAX_PIXELS), animations with more than MEDIA_MAX_FRAMES frames, and
+truncated or corrupt files. Every encoded output is written without EXIF (so without GPS),
+after the EXIF orientation has been applied to the pixels.
 """
 
 from __future__ import annotations
 
 import io
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from api.media import layout
 from api.media.sniff import FileType
 
 VARIANTS = (("thumbnail", 320), ("medium", 1024), ("large", 2048))
@@ -29,6 +33,9 @@ ORIGINAL_FORMAT = {
     "image/webp": "webp",
     "image/gif": "gif",
 }
+PILLOW_FORMATS = ("JPEG", "PNG", "GIF", "WEBP")  # Pillow may try no other decoder
+ANIMATED_FORMATS = {"GIF", "PNG", "WEBP"}  # every frame is decoded onto the whole canvas
+CORRUPT_ERRORS = (OSError, SyntaxError, ValueError, EOFError)
 
 
 class ImageRejected(Exception):
@@ -47,28 +54,75 @@ class Encoded:
     height: int
 
 
-def open_checked(data: bytes, max_pixels: int, max_frames: int) -> Image.Image:
-    """Decode the first frame, or raise ImageRejected with a clear code."""
-    Image.MAX_IMAGE_PIXELS = max_pixels
+@contextmanager
+def rejecting_bad_input(max_pixels: int | None = None) -> Iterator[None]:
+    """Turn what hostile bytes make Pillow raise into ImageRejected (permanent, clear).
+
+    Celery's SoftTimeLimitExceeded is none of these, so a slow worker is still retried.
+    """
+    limit = f"more than {max_pixels:,} pixels" if max_pixels else "too many pixels"
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(data))
-            frames = getattr(image, "n_frames", 1)
-            if frames > max_frames:
-                raise ImageRejected(
-                    "too_many_frames", f"The animation has {frames} frames; at most {max_frames}."
-                )
-            image.seek(0)
-            image.load()
+        yield
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageRejected("image_too_large", f"The image has {limit}.") from exc
+    except MemoryError as exc:
         raise ImageRejected(
-            "image_too_large", f"The image has more than {max_pixels:,} pixels."
+            "image_too_large", "The image needs more memory than a worker may use."
         ) from exc
     except UnidentifiedImageError as exc:
         raise ImageRejected("image_unreadable", "The file is not a readable image.") from exc
-    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+    except CORRUPT_ERRORS as exc:
         raise ImageRejected("image_corrupt", "The image is truncated or corrupt.") from exc
+
+
+def check_frames(
+    frames: int, pixels: int, limits: tuple[int, int, int], animated: bool = True
+) -> None:
+    """Refuse a frame over MEDIA_MAX_PIXELS, too many frames, or an animation over the total.
+
+    (A JPEG with several pictures, MPO, is no animation: only its first picture is decoded.)
+    """
+    max_pixels, max_frames, max_total_pixels = limits
+    if pixels > max_pixels:
+        raise ImageRejected("image_too_large", f"The image has more than {max_pixels:,} pixels.")
+    if frames > max_frames:
+        raise ImageRejected(
+            "too_many_frames", f"The animation has {frames} frames; at most {max_frames}."
+        )
+    if animated and frames * pixels > max_total_pixels:
+        raise ImageRejected(
+            "animation_too_large",
+            f"The animation has {frames} frames of {pixels:,} pixels "
+            f"({frames * pixels:,} in all); at most {max_total_pixels:,} in all.",
+        )
+
+
+def check_layout(data: bytes, limits: tuple[int, int, int]) -> None:
+    """What the container declares, checked before Pillow decodes (or allocates) anything."""
+    if data[:6] in (b"GIF87a", b"GIF89a"):
+        gif = layout.gif_layout(data)
+        check_frames(gif.frames, gif.pixels, limits)
+
+
+def open_checked(
+    data: bytes, max_pixels: int, max_frames: int, max_total_pixels: int | None = None
+) -> Image.Image:
+    """Decode the first frame, or raise ImageRejected with a clear code.
+
+    `max_total_pixels` (frames x canvas of an animation) defaults to twice `max_pixels`.
+    """
+    limits = (max_pixels, max_frames, max_total_pixels or 2 * max_pixels)
+    check_layout(data, limits)
+    Image.MAX_IMAGE_PIXELS = max_pixels
+    with rejecting_bad_input(max_pixels), warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        image = Image.open(io.BytesIO(data), formats=PILLOW_FORMATS)
+        # Pillow counts APNG and WebP frames from their headers, GIF frames by skipping their
+        # data (the layout check covered GIF's growing canvas): nothing is decoded yet.
+        frames = getattr(image, "n_frames", 1)
+        check_frames(frames, image.width * image.height, limits, image.format in ANIMATED_FORMATS)
+        image.seek(0)
+        image.load()
     return image
 
 

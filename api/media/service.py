@@ -130,7 +130,10 @@ def process(run: JobRun) -> dict[str, Any]:
         config = current_app.config
         try:
             image = images.open_checked(
-                blob.data, config["MEDIA_MAX_PIXELS"], config["MEDIA_MAX_FRAMES"]
+                blob.data,
+                config["MEDIA_MAX_PIXELS"],
+                config["MEDIA_MAX_FRAMES"],
+                config["MEDIA_MAX_TOTAL_PIXELS"],
             )
         except images.ImageRejected as exc:
             _fail(media, exc.code, exc.message)
