@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import io
 import struct
+import zipfile
 import zlib
 
 import pytest
 from PIL import Image, ImageFile
 
 from tests.conftest import running_worker, sql, token_for
-from tests.test_media import process
+from tests.test_media import assert_no_exif, jpeg_with_exif, local_file, process
 
 
 @pytest.fixture
@@ -42,6 +43,12 @@ def assert_failed_for_its_input(client, job, code: str) -> None:
     app = client.application
     assert sql(app, "SELECT status, error_code FROM media") == [("failed", code)]
     assert sql(app, "SELECT count(*) FROM media_blobs") == [(0,)]
+
+
+def served_files(app, media) -> list[bytes]:
+    """The bytes of every file stored for an upload: the original and each variant."""
+    urls = [*media["urls"].values(), *media["fallback_urls"].values()]
+    return [local_file(app, url).read_bytes() for url in urls if url]
 
 
 def chunk(kind: bytes, data: bytes) -> bytes:
@@ -151,3 +158,142 @@ def test_the_total_is_a_setting(make_app):
 
     assert job["status"] == "succeeded"
     assert (media["width"], media["height"]) == (3000, 3000)
+
+
+# --- 2. input that fails late is still the input's fault: permanent, never retried -----------
+
+
+def gif_truncated_in_a_later_frame() -> bytes:
+    frames = []
+    for index in range(3):
+        frame = Image.new("P", (200, 200), index)
+        frame.putpalette([255, 0, 0, 0, 255, 0, 0, 0, 255] + [0] * 759)
+        frames.append(frame)
+    buffer = io.BytesIO()
+    frames[0].save(buffer, "GIF", save_all=True, append_images=frames[1:], duration=50)
+    return buffer.getvalue()[:-40]  # the first frame decodes; the last one is cut short
+
+
+def gif_growing_in_a_later_frame() -> bytes:
+    """Frame 1 sits at (39999, 39999): Pillow grows the canvas to 1.6 GP when it gets there."""
+    header = b"GIF89a" + struct.pack("<HHBBB", 100, 100, 0x80, 0, 0) + bytes(3) + b"\xff" * 3
+    first = b"\x2c" + struct.pack("<HHHHB", 0, 0, 1, 1, 0) + b"\x02\x02\x44\x01\x00"
+    second = b"\x2c" + struct.pack("<HHHHB", 39999, 39999, 1, 1, 0) + b"\x02\x02\x4c\x01\x00"
+    return header + first + second + b"\x3b"
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(
+    ("make", "code"),
+    [
+        (gif_truncated_in_a_later_frame, "image_corrupt"),
+        (gif_growing_in_a_later_frame, "image_too_large"),
+        (lambda: jpeg_with_exif(400, 300), "image_too_large"),  # with MemoryError, below
+    ],
+    ids=["truncated-later-frame", "canvas-growing-later", "out-of-memory-encoding"],
+)
+def test_input_failing_while_encoding_is_never_retried(
+    client, me, worker, monkeypatch, make, code, request
+):
+    if "out-of-memory" in request.node.callspec.id:
+
+        def out_of_memory(self, *args, **kwargs):
+            raise MemoryError
+
+        monkeypatch.setattr(Image.Image, "thumbnail", out_of_memory)
+
+    job, _ = process(client, me, make())
+
+    assert_failed_for_its_input(client, job, code)
+
+
+def test_broken_exif_only_loses_its_orientation(app, client, me, worker):
+    photo = jpeg_with_exif(400, 300)
+    tiff = photo.index(b"Exif\x00\x00") + 6
+    broken = photo[:tiff] + b"MM\x00\xe7" + photo[tiff + 4 :]  # not a TIFF header
+
+    job, media = process(client, me, broken)
+
+    assert job["status"] == "succeeded", job["error"]
+    assert (media["width"], media["height"]) == (400, 300)  # not turned: orientation unknown
+    for data in served_files(app, media):
+        assert_no_exif(data)
+
+
+def progressive_scan_bomb(extra_scans: int) -> bytes:
+    """A progressive JPEG with one of its scans repeated: libjpeg passes over every block of
+    the image once per scan (2,000 extra scans: 5 s at 6000x6000; 5 MB of them: minutes)."""
+    buffer = io.BytesIO()
+    Image.new("L", (1000, 1000)).save(buffer, "JPEG", progressive=True)
+    data = buffer.getvalue()
+    scans, pos = [], 2
+    while data[pos + 1] != 0xD9:  # up to the end-of-image marker
+        end = pos + 2 + struct.unpack_from(">H", data, pos + 2)[0]
+        if data[pos + 1] == 0xDA:  # the scan header, then entropy-coded data to the next marker
+            while not (data[end] == 0xFF and data[end + 1] not in (0, *range(0xD0, 0xD8))):
+                end += 1
+            scans.append(data[pos:end])
+        pos = end
+    return data[:pos] + min(scans[1:], key=len) * extra_scans + data[pos:]
+
+
+@pytest.mark.timeout(60)
+def test_progressive_jpeg_scan_bomb_is_refused(client, me, worker, decoded):
+    job, _ = process(client, me, progressive_scan_bomb(2000))
+
+    assert_failed_for_its_input(client, job, "image_too_complex")
+    assert decoded == []
+
+
+# --- 4. hostile files in general --------------------------------------------------------------
+
+
+def zip_file() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("payload.html", "<script>alert(document.cookie)</script>")
+    return buffer.getvalue()
+
+
+def png(width: int, height: int, pixels: bytes) -> bytes:
+    header = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(pixels))
+        + chunk(b"IEND", b"")
+    )
+
+
+def webp(size=(300, 300)) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, (1, 2, 3)).save(buffer, "WEBP")
+    return buffer.getvalue()
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize(
+    ("data", "code"),
+    [
+        (b"\xff\xd8\xff" + zip_file(), "image_unreadable"),
+        (png(6000, 6000, bytes(10)), "image_corrupt"),
+        (png(100_000, 100_000, bytes(10)), "image_too_large"),
+        (png(100, 100, bytes(101 * 100))[:60], "image_corrupt"),
+        (webp()[:60], "image_corrupt"),
+        (gif_truncated_in_a_later_frame()[:20], "image_unreadable"),
+        (jpeg_with_exif(800, 600)[:700], "image_corrupt"),
+    ],
+    ids=[
+        "jpeg-magic-then-zip",
+        "png-36mp-declared-10-bytes-of-data",
+        "png-10gp-declared",
+        "png-truncated",
+        "webp-truncated",
+        "gif-header-only",
+        "jpeg-truncated",
+    ],
+)
+def test_hostile_files_fail_their_job_with_a_clear_code(client, me, worker, data, code):
+    job, _ = process(client, me, data)
+
+    assert_failed_for_its_input(client, job, code)

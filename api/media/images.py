@@ -1,16 +1,23 @@
 """Safe image decoding and the variants we serve (Pillow).
 
 Before Pillow sees a pixel, the container is measured (`layout`): an animation is refused when
-its frames x canvas exceed MEDIA_MAX_TOTAL_PIXELS. Decoding then refuses decompression bombs
-(more pixels than MEDIA_MAX_PIXELS), animations with more than MEDIA_MAX_FRAMES frames, and
-truncated or corrupt files. Every encoded output is written without EXIF (so without GPS),
-after the EXIF orientation has been applied to the pixels.
+its frames x canvas exceed MEDIA_MAX_TOTAL_PIXELS, a JPEG when it has more scans than
+MAX_JPEG_SCANS. Decoding then refuses decompression bombs (more pixels than MEDIA_MAX_PIXELS),
+animations with more than MEDIA_MAX_FRAMES frames, and truncated or corrupt files. Whatever
+hostile bytes make Pillow raise, here or later while encoding, becomes `ImageRejected`: a
+permanent failure of the media job with a clear code, never a crash or a retry.
+
+Every encoded output is written without EXIF (so without GPS), after the EXIF orientation has
+been applied to the pixels.
 """
 
 from __future__ import annotations
 
 import io
+import logging
+import struct
 import warnings
+import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,6 +26,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from api.media import layout
 from api.media.sniff import FileType
+
+log = logging.getLogger(__name__)
 
 VARIANTS = (("thumbnail", 320), ("medium", 1024), ("large", 2048))
 FORMATS = {  # served format -> Pillow format, content type, extension
@@ -35,7 +44,22 @@ ORIGINAL_FORMAT = {
 }
 PILLOW_FORMATS = ("JPEG", "PNG", "GIF", "WEBP")  # Pillow may try no other decoder
 ANIMATED_FORMATS = {"GIF", "PNG", "WEBP"}  # every frame is decoded onto the whole canvas
-CORRUPT_ERRORS = (OSError, SyntaxError, ValueError, EOFError)
+MAX_JPEG_SCANS = 100  # ordinary progressive JPEGs have about 10; libjpeg decodes all of them
+# What Pillow raises on truncated, corrupt or contradictory input (struct and zlib errors leak
+# out of its parsers unwrapped; lookup, type and arithmetic errors out of its EXIF code).
+CORRUPT_ERRORS = (
+    OSError,
+    SyntaxError,
+    EOFError,
+    ValueError,
+    struct.error,
+    zlib.error,
+    LookupError,
+    TypeError,
+    ArithmeticError,
+    AssertionError,
+    RecursionError,
+)
 
 
 class ImageRejected(Exception):
@@ -102,6 +126,12 @@ def check_layout(data: bytes, limits: tuple[int, int, int]) -> None:
     if data[:6] in (b"GIF87a", b"GIF89a"):
         gif = layout.gif_layout(data)
         check_frames(gif.frames, gif.pixels, limits)
+    elif data.startswith(b"\xff\xd8\xff"):
+        scans = layout.jpeg_scans(data)
+        if scans > MAX_JPEG_SCANS:
+            raise ImageRejected(
+                "image_too_complex", f"The JPEG has {scans} scans; at most {MAX_JPEG_SCANS}."
+            )
 
 
 def open_checked(
@@ -127,43 +157,53 @@ def open_checked(
 
 
 def upright(image: Image.Image) -> Image.Image:
-    """The first frame, turned as its EXIF orientation says, in RGB or RGBA."""
-    frame = ImageOps.exif_transpose(image.copy())
-    has_alpha = frame.mode in ("RGBA", "LA", "PA") or (
-        frame.mode == "P" and "transparency" in frame.info
-    )
-    return frame.convert("RGBA" if has_alpha else "RGB")
+    """The first frame, turned as its EXIF orientation says, in RGB or RGBA.
+
+    An EXIF block Pillow cannot read only loses its orientation: EXIF is never written out.
+    """
+    with rejecting_bad_input():
+        frame = image.copy()
+        try:
+            frame = ImageOps.exif_transpose(frame)
+        except CORRUPT_ERRORS:
+            log.info("unreadable EXIF ignored (it only loses its orientation)", exc_info=True)
+        has_alpha = frame.mode in ("RGBA", "LA", "PA") or (
+            frame.mode == "P" and "transparency" in frame.info
+        )
+        return frame.convert("RGBA" if has_alpha else "RGB")
 
 
 def encode(image: Image.Image, served_format: str, max_side: int | None = None) -> Encoded:
     """`image` (from `upright`) scaled down to fit `max_side` (never up), without metadata."""
     pillow_format, content_type, extension = FORMATS[served_format]
-    frame = image.copy()
-    if max_side:
-        frame.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
-    if pillow_format == "JPEG" and frame.mode == "RGBA":
-        background = Image.new("RGB", frame.size, (255, 255, 255))
-        background.paste(frame, mask=frame.getchannel("A"))
-        frame = background
-    options: dict[str, object] = {
-        "JPEG": {"quality": 85, "optimize": True, "progressive": True},
-        "WEBP": {"quality": 82, "method": 4},
-        "PNG": {"optimize": True},
-        "GIF": {},
-    }[pillow_format]
-    buffer = io.BytesIO()
-    frame.save(buffer, pillow_format, **options)
+    with rejecting_bad_input():
+        frame = image.copy()
+        if max_side:
+            frame.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
+        if pillow_format == "JPEG" and frame.mode == "RGBA":
+            background = Image.new("RGB", frame.size, (255, 255, 255))
+            background.paste(frame, mask=frame.getchannel("A"))
+            frame = background
+        options: dict[str, object] = {
+            "JPEG": {"quality": 85, "optimize": True, "progressive": True},
+            "WEBP": {"quality": 82, "method": 4},
+            "PNG": {"optimize": True},
+            "GIF": {},
+        }[pillow_format]
+        buffer = io.BytesIO()
+        frame.save(buffer, pillow_format, **options)
     return Encoded(buffer.getvalue(), content_type, extension, frame.width, frame.height)
 
 
 def encode_original(image: Image.Image, file_type: FileType) -> Encoded:
     """The original re-encoded in its own format: upright and without EXIF or GPS.
 
-    Animated GIFs keep their frames (GIF has no EXIF, and comments are not copied).
+    Animated GIFs keep their frames (decoded here, one by one, within the checked total).
     """
-    if file_type.content_type == "image/gif" and getattr(image, "n_frames", 1) > 1:
-        buffer = io.BytesIO()
-        image.seek(0)
-        image.save(buffer, "GIF", save_all=True, loop=image.info.get("loop", 0))
-        return Encoded(buffer.getvalue(), "image/gif", "gif", image.width, image.height)
+    with rejecting_bad_input():
+        if file_type.content_type == "image/gif" and getattr(image, "n_frames", 1) > 1:
+            buffer = io.BytesIO()
+            image.seek(0)
+            image.save(buffer, "GIF", save_all=True, loop=image.info.get("loop", 0))
+            return Encoded(buffer.getvalue(), "image/gif", "gif", image.width, image.height)
     return encode(upright(image), ORIGINAL_FORMAT[file_type.content_type])

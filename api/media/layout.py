@@ -12,6 +12,7 @@ import struct
 from dataclasses import dataclass
 
 GIF_TRAILER, GIF_EXTENSION, GIF_IMAGE = 0x3B, 0x21, 0x2C
+JPEG_SOS = b"\xff\xda"
 
 
 @dataclass(frozen=True)
@@ -63,3 +64,14 @@ def _skip_sub_blocks(data: bytes, pos: int) -> int:
         if size == 0:
             break
     return pos
+
+
+def jpeg_scans(data: bytes) -> int:
+    """At least the number of scans in a JPEG (start-of-scan markers; a byte search).
+
+    libjpeg passes over every block of the image once per scan, so a progressive JPEG of
+    thousands of tiny scans costs minutes to decode. In entropy-coded data every 0xFF byte is
+    stuffed (followed by 0x00), so FF DA occurs only as a marker, or inside metadata such as an
+    EXIF thumbnail: the count is an upper bound, and exact for ordinary files.
+    """
+    return data.count(JPEG_SOS)

@@ -128,21 +128,21 @@ def process(run: JobRun) -> dict[str, Any]:
         stored = storage.store_video(base, blob.data, file_type.extension)
     else:
         config = current_app.config
-        try:
+        try:  # every way the input can fail, decoding or encoding, is permanent (no retry)
             image = images.open_checked(
                 blob.data,
                 config["MEDIA_MAX_PIXELS"],
                 config["MEDIA_MAX_FRAMES"],
                 config["MEDIA_MAX_TOTAL_PIXELS"],
             )
+            upright = images.upright(image)
+            stored = storage.store_image(
+                base,
+                images.encode_original(image, file_type),
+                lambda size, served_format: images.encode(upright, served_format, size),
+            )
         except images.ImageRejected as exc:
             _fail(media, exc.code, exc.message)
-        upright = images.upright(image)
-        stored = storage.store_image(
-            base,
-            images.encode_original(image, file_type),
-            lambda size, served_format: images.encode(upright, served_format, size),
-        )
         media.width, media.height = upright.size
     media.urls, media.fallback_urls = stored.urls, stored.fallback_urls
     media.storage_keys, media.stored_bytes = stored.keys, stored.bytes_stored
