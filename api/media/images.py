@@ -7,8 +7,9 @@ animations with more than MEDIA_MAX_FRAMES frames, and truncated or corrupt file
 hostile bytes make Pillow raise, here or later while encoding, becomes `ImageRejected`: a
 permanent failure of the media job with a clear code, never a crash or a retry.
 
-Every encoded output is written without EXIF (so without GPS), after the EXIF orientation has
-been applied to the pixels.
+Every encoded output is written without metadata: no EXIF (so no GPS), XMP, comment or ICC
+profile. The EXIF orientation is applied to the pixels first, and pixels described by an ICC
+profile are converted to sRGB, which is what browsers assume for an untagged image.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 from api.media import layout
 from api.media.sniff import FileType
@@ -60,6 +61,8 @@ CORRUPT_ERRORS = (
     AssertionError,
     RecursionError,
 )
+_SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB"))
+_ICC_SPACES = {"RGB": "RGB", "CMYK": "CMYK", "GRAY": "L"}  # profile colour space -> mode
 
 
 class ImageRejected(Exception):
@@ -157,7 +160,7 @@ def open_checked(
 
 
 def upright(image: Image.Image) -> Image.Image:
-    """The first frame, turned as its EXIF orientation says, in RGB or RGBA.
+    """The first frame, turned as its EXIF orientation says, in sRGB, as RGB or RGBA.
 
     An EXIF block Pillow cannot read only loses its orientation: EXIF is never written out.
     """
@@ -170,7 +173,38 @@ def upright(image: Image.Image) -> Image.Image:
         has_alpha = frame.mode in ("RGBA", "LA", "PA") or (
             frame.mode == "P" and "transparency" in frame.info
         )
-        return frame.convert("RGBA" if has_alpha else "RGB")
+        return to_srgb(frame, has_alpha).convert("RGBA" if has_alpha else "RGB")
+
+
+def to_srgb(frame: Image.Image, has_alpha: bool) -> Image.Image:
+    """Pixels described by an embedded ICC profile, converted to sRGB (the profile is dropped).
+
+    Served files carry no profile: its text tags (description, copyright, device, any private
+    tag) are free text an editor or calibration tool may fill with names, and a profile can
+    carry any bytes. Converting keeps the colours of wide-gamut phone photos (Display P3) as
+    they looked. A profile that says sRGB, or that littleCMS cannot use, is simply dropped.
+    """
+    icc = frame.info.get("icc_profile")
+    if not icc:
+        return frame
+    try:
+        source = ImageCms.ImageCmsProfile(io.BytesIO(icc))
+        if (source.profile.profile_description or "").startswith("sRGB"):
+            return frame
+        mode = _ICC_SPACES.get(source.profile.xcolor_space.strip())
+        if mode == "RGB":
+            mode = "RGBA" if has_alpha else "RGB"
+            frame = frame.convert(mode)
+        if mode is None or frame.mode != mode:
+            return frame
+        converted = ImageCms.profileToProfile(
+            frame, source, _SRGB, outputMode="RGBA" if mode == "RGBA" else "RGB"
+        )
+    except (ImageCms.PyCMSError, *CORRUPT_ERRORS):
+        log.info("unusable ICC profile dropped", exc_info=True)
+        return frame
+    assert converted is not None
+    return converted
 
 
 def encode(image: Image.Image, served_format: str, max_side: int | None = None) -> Encoded:
@@ -184,6 +218,9 @@ def encode(image: Image.Image, served_format: str, max_side: int | None = None) 
             background = Image.new("RGB", frame.size, (255, 255, 255))
             background.paste(frame, mask=frame.getchannel("A"))
             frame = background
+        # Pillow's writers copy some of `info` (a JPEG's or GIF's comment, a PNG's ICC
+        # profile): start from nothing, so nothing of the upload's metadata is written.
+        frame.info = {}
         options: dict[str, object] = {
             "JPEG": {"quality": 85, "optimize": True, "progressive": True},
             "WEBP": {"quality": 82, "method": 4},
@@ -196,14 +233,15 @@ def encode(image: Image.Image, served_format: str, max_side: int | None = None) 
 
 
 def encode_original(image: Image.Image, file_type: FileType) -> Encoded:
-    """The original re-encoded in its own format: upright and without EXIF or GPS.
+    """The original re-encoded in its own format: upright, sRGB, without any metadata.
 
-    Animated GIFs keep their frames (decoded here, one by one, within the checked total).
+    Animated GIFs keep their frames (decoded here, one by one, within the checked total);
+    Pillow would copy the first frame's comment, so an empty one is given. GIF has no EXIF.
     """
     with rejecting_bad_input():
         if file_type.content_type == "image/gif" and getattr(image, "n_frames", 1) > 1:
             buffer = io.BytesIO()
             image.seek(0)
-            image.save(buffer, "GIF", save_all=True, loop=image.info.get("loop", 0))
+            image.save(buffer, "GIF", save_all=True, loop=image.info.get("loop", 0), comment=b"")
             return Encoded(buffer.getvalue(), "image/gif", "gif", image.width, image.height)
     return encode(upright(image), ORIGINAL_FORMAT[file_type.content_type])
