@@ -440,3 +440,139 @@ def test_polyglots_are_served_without_their_payload(app, client, me, worker, dat
     for served in served_files(app, media):
         for payload in payloads:
             assert payload not in served
+
+
+# --- 3. no location in served videos ---------------------------------------------------------
+
+LOCATION = b"+08.5069+115.2625+035.000/"
+
+
+def box(kind: bytes, payload: bytes) -> bytes:
+    return struct.pack(">I", 8 + len(payload)) + kind + payload
+
+
+def full_box(kind: bytes, payload: bytes) -> bytes:
+    return box(kind, b"\x00\x00\x00\x00" + payload)
+
+
+def boxes(data: bytes, start: int = 0, end: int | None = None) -> list[tuple[bytes, int, int]]:
+    """(type, start, end) of the boxes at one level, as a player reads them."""
+    end, found = len(data) if end is None else end, []
+    while start < end:
+        size, kind = struct.unpack_from(">I4s", data, start)
+        if size == 1:
+            size = struct.unpack_from(">Q", data, start + 8)[0]
+        found.append((kind, start, start + size))
+        start += size
+    return found
+
+
+def phone_video(brand: bytes) -> tuple[bytes, int, bytes]:
+    """A phone-style recording (mdat with a 64-bit size first, moov last), with where it was
+    shot in QuickTime `©xyz`, Apple's `meta` keys, and 3GPP `loci` in the track."""
+    samples = bytes(range(256)) * 12
+    ftyp = box(b"ftyp", brand + b"\x00\x00\x00\x00" + brand + b"isom")
+    mdat = struct.pack(">I4sQ", 1, b"mdat", 16 + len(samples)) + samples
+    first_sample = len(ftyp) + 16
+    loci = full_box(b"loci", b"\x15\xc7Ubud rice fields\x00\x00" + bytes(12) + b"Earth\x00\x00")
+    stbl = box(b"stbl", full_box(b"stco", struct.pack(">II", 1, first_sample)))
+    trak = box(
+        b"trak",
+        full_box(b"tkhd", bytes(80)) + box(b"mdia", box(b"minf", stbl)) + box(b"udta", loci),
+    )
+    keys = full_box(
+        b"keys",
+        struct.pack(">I", 2)
+        + box(b"mdta", b"com.apple.quicktime.location.ISO6709")
+        + box(b"mdta", b"com.apple.quicktime.model"),
+    )
+    ilst = box(
+        b"ilst",
+        box(struct.pack(">I", 1), box(b"data", struct.pack(">II", 1, 0) + LOCATION))
+        + box(struct.pack(">I", 2), box(b"data", struct.pack(">II", 1, 0) + b"iPhone 15 Pro")),
+    )
+    meta = box(b"meta", full_box(b"hdlr", b"\x00\x00\x00\x00mdta" + bytes(13)) + keys + ilst)
+    xyz = box(b"\xa9xyz", struct.pack(">HH", len(LOCATION), 0x15C7) + LOCATION)
+    moov = box(b"moov", full_box(b"mvhd", bytes(96)) + trak + box(b"udta", xyz) + meta)
+    return ftyp + mdat + moov, first_sample, samples
+
+
+@pytest.mark.parametrize(
+    ("brand", "content_type"),
+    [(b"mp42", "video/mp4"), (b"qt  ", "video/quicktime")],
+    ids=["mp4", "mov"],
+)
+def test_mp4_location_atoms_are_removed(app, client, me, worker, brand, content_type):
+    video, first_sample, samples = phone_video(brand)
+
+    job, media = process(client, me, video, filename="clip.mp4", mimetype="video/mp4")
+
+    assert job["status"] == "succeeded"
+    assert media["content_type"] == content_type
+    served = local_file(app, media["urls"]["original"]).read_bytes()
+    for secret in (LOCATION, b"ISO6709", b"iPhone", b"Ubud", b"\xa9xyz", b"loci"):
+        assert secret in video
+        assert secret not in served
+    assert len(served) == len(video)  # nothing moved: every chunk offset is still right
+    assert served[first_sample : first_sample + len(samples)] == samples
+    top = boxes(served)
+    assert [kind for kind, _, _ in top] == [b"ftyp", b"mdat", b"moov"]
+    _, moov_start, moov_end = top[2]
+    children = boxes(served, moov_start + 8, moov_end)
+    assert [kind for kind, _, _ in children] == [b"mvhd", b"trak", b"free", b"free"]
+    stco = served.index(b"stco")
+    assert struct.unpack_from(">I", served, stco + 12)[0] == first_sample
+
+
+def ebml(element_id: int, payload: bytes, unknown_size: bool = False) -> bytes:
+    size = b"\x01\xff\xff\xff\xff\xff\xff\xff" if unknown_size else bytes([0x80 | len(payload)])
+    if not unknown_size and len(payload) >= 127:
+        size = (0x4000 | len(payload)).to_bytes(2, "big")
+    return element_id.to_bytes((element_id.bit_length() + 7) // 8, "big") + size + payload
+
+
+def browser_webm() -> tuple[bytes, bytes]:
+    """A WebM as live recorders write it (segment and cluster of unknown size), with a
+    RECORDING_LOCATION tag at the end and a SeekHead entry pointing at the tags."""
+    header = ebml(0x1A45DFA3, ebml(0x4286, b"\x01") + ebml(0x4282, b"webm"))
+    seek_head = ebml(
+        0x114D9B74,
+        ebml(0x4DBB, ebml(0x53AB, bytes.fromhex("1254c367")) + ebml(0x53AC, b"\x00\x80"))
+        + ebml(0x4DBB, ebml(0x53AB, bytes.fromhex("1549a966")) + ebml(0x53AC, b"\x00\x20")),
+    )
+    info = ebml(0x1549A966, ebml(0x2AD7B1, b"\x0f\x42\x40") + ebml(0x4D80, b"recorder"))
+    tracks = ebml(0x1654AE6B, ebml(0xAE, ebml(0xD7, b"\x01") + ebml(0x86, b"V_VP8")))
+    cluster = ebml(
+        0x1F43B675,
+        ebml(0xE7, b"\x00") + ebml(0xA3, b"\x81\x00\x00\x80" + bytes(range(100))),
+        unknown_size=True,
+    )
+    tag = ebml(0x67C8, ebml(0x45A3, b"RECORDING_LOCATION") + ebml(0x4487, LOCATION))
+    tags = ebml(0x1254C367, ebml(0x7373, tag))
+    segment = ebml(0x18538067, seek_head + info + tracks + cluster + tags, unknown_size=True)
+    return header + segment, cluster
+
+
+def test_webm_location_tags_are_removed(app, client, me, worker):
+    video, cluster = browser_webm()
+
+    job, media = process(client, me, video, filename="clip.webm", mimetype="video/webm")
+
+    assert job["status"] == "succeeded"
+    served = local_file(app, media["urls"]["original"]).read_bytes()
+    for secret in (LOCATION, b"RECORDING_LOCATION", bytes.fromhex("1254c367")):
+        assert secret in video
+        assert secret not in served  # the Tags element and the seek entry to it are Void
+    assert len(served) == len(video)
+    assert served.index(cluster) == video.index(cluster)  # the frames are untouched
+    assert bytes.fromhex("1549a966") in served  # the seek entry to Info stays
+
+
+def test_malformed_video_container_fails_clearly(client, me, worker):
+    video, _, _ = phone_video(b"mp42")
+    moov = video.index(b"moov") - 4
+    broken = video[: moov + 8] + struct.pack(">I4s", 3, b"mvhd") + video[moov + 16 :]
+
+    job, _ = process(client, me, broken, filename="clip.mp4", mimetype="video/mp4")
+
+    assert_failed_for_its_input(client, job, "video_corrupt")

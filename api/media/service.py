@@ -20,7 +20,7 @@ from api.jobs.kinds import MEDIA
 from api.jobs.lifecycle import JobRun
 from api.jobs.models import Job, JobStatus
 from api.jobs.submit import Submission, new_job, submit
-from api.media import images
+from api.media import images, video
 from api.media.models import Media, MediaBlob, MediaStatus, Purpose
 from api.media.sniff import sniff
 from api.media.upload import read_upload
@@ -125,7 +125,11 @@ def process(run: JobRun) -> dict[str, Any]:
     assert file_type is not None
     base = _storage_base(media)
     if file_type.kind == "video":
-        stored = storage.store_video(base, blob.data, file_type.extension)
+        try:  # location and other user data zeroed in place, never re-muxed
+            data = video.strip_metadata(blob.data, file_type)
+        except video.VideoRejected as exc:
+            _fail(media, exc.code, exc.message)
+        stored = storage.store_video(base, data, file_type.extension)
     else:
         config = current_app.config
         try:  # every way the input can fail, decoding or encoding, is permanent (no retry)
