@@ -225,6 +225,9 @@ class BaseConfig:
         self.MEDIA_MAX_VIDEO_BYTES = env.int("MEDIA_MAX_VIDEO_BYTES", 50 * 1024 * 1024, minimum=1)
         self.MEDIA_MAX_PIXELS = env.int("MEDIA_MAX_PIXELS", 40_000_000, minimum=1)
         self.MEDIA_MAX_FRAMES = env.int("MEDIA_MAX_FRAMES", 500, minimum=1)
+        self.MEDIA_MAX_TOTAL_PIXELS = env.int(
+            "MEDIA_MAX_TOTAL_PIXELS", 2 * self.MEDIA_MAX_PIXELS, minimum=1
+        )
         self.CLOUDINARY_URL = env.str("CLOUDINARY_URL", "")
         self.CLOUDINARY_CLOUD_NAME = env.str("CLOUDINARY_CLOUD_NAME", "")
         self.CLOUDINARY_API_KEY = env.str("CLOUDINARY_API_KEY", "")

@@ -20,7 +20,7 @@ from api.jobs.kinds import MEDIA
 from api.jobs.lifecycle import JobRun
 from api.jobs.models import Job, JobStatus
 from api.jobs.submit import Submission, new_job, submit
-from api.media import images
+from api.media import images, video
 from api.media.models import Media, MediaBlob, MediaStatus, Purpose
 from api.media.sniff import sniff
 from api.media.upload import read_upload
@@ -125,21 +125,28 @@ def process(run: JobRun) -> dict[str, Any]:
     assert file_type is not None
     base = _storage_base(media)
     if file_type.kind == "video":
-        stored = storage.store_video(base, blob.data, file_type.extension)
+        try:  # location and other user data zeroed in place, never re-muxed
+            data = video.strip_metadata(blob.data, file_type)
+        except video.VideoRejected as exc:
+            _fail(media, exc.code, exc.message)
+        stored = storage.store_video(base, data, file_type.extension)
     else:
         config = current_app.config
-        try:
+        try:  # every way the input can fail, decoding or encoding, is permanent (no retry)
             image = images.open_checked(
-                blob.data, config["MEDIA_MAX_PIXELS"], config["MEDIA_MAX_FRAMES"]
+                blob.data,
+                config["MEDIA_MAX_PIXELS"],
+                config["MEDIA_MAX_FRAMES"],
+                config["MEDIA_MAX_TOTAL_PIXELS"],
+            )
+            upright = images.upright(image)
+            stored = storage.store_image(
+                base,
+                images.encode_original(image, file_type),
+                lambda size, served_format: images.encode(upright, served_format, size),
             )
         except images.ImageRejected as exc:
             _fail(media, exc.code, exc.message)
-        upright = images.upright(image)
-        stored = storage.store_image(
-            base,
-            images.encode_original(image, file_type),
-            lambda size, served_format: images.encode(upright, served_format, size),
-        )
         media.width, media.height = upright.size
     media.urls, media.fallback_urls = stored.urls, stored.fallback_urls
     media.storage_keys, media.stored_bytes = stored.keys, stored.bytes_stored
