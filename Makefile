@@ -37,6 +37,7 @@ test: install
 lint: install
 	$(RUN) ruff check .
 	$(RUN) ruff format --check .
+	$(RUN) mypy
 
 format: install
 	$(RUN) ruff format .

@@ -18,13 +18,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from typing import Any
+from typing import Any, cast
 
 from flask import Flask, Response, current_app, g, has_request_context
 from sqlalchemy import event, func, select
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import CursorResult, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
+from sqlalchemy.sql import Executable
 
 from api.errors import problem
 from api.extensions import db
@@ -200,6 +201,12 @@ def _refuse_flush(session: Session, _context: Any, _instances: Any) -> None:
 def _refuse_writes(state: ORMExecuteState) -> None:
     if state.session.info.get(READ_ONLY) and not state.is_select:
         raise ReadOnlySession("reader() sessions cannot write")
+
+
+def affected(statement: Executable) -> int:
+    """Run a DML statement in the unit of work; how many rows it changed."""
+    result = db.session.execute(statement, execution_options={"synchronize_session": False})
+    return int(cast("CursorResult[Any]", result).rowcount)
 
 
 def count_by(column: Any) -> dict[str, int]:

@@ -8,7 +8,7 @@ on the app (`app.extensions`), so several apps in one process (the tests) never 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from flask import Flask, current_app
 from flask_caching import Cache
@@ -52,6 +52,11 @@ class AppService(Generic[T]):
 
 # Rows are not reloaded after commit: answering with what was just written costs no SELECT.
 db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
+# Every model's base: flask-sqlalchemy's model class, which type checkers see as our Base.
+if TYPE_CHECKING:
+    Model = Base
+else:
+    Model = db.Model
 migrate = Migrate()
 api = ProblemApi()
 jwt = JWTManager()
@@ -63,7 +68,7 @@ limiter = Limiter(
     default_limits=[lambda: current_app.config["RATELIMIT_DEFAULT"]],
 )
 
-celery_app: AppService[Celery] = AppService("celery")
+celery_app: AppService[Celery[Any]] = AppService("celery")
 redis_client: AppService[redis.Redis | None] = AppService("redis")  # None without REDIS_URL
 email_sender: AppService[EmailSender] = AppService("email_sender")
 media_storage: AppService[MediaStorage] = AppService("media_storage")

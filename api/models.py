@@ -67,6 +67,8 @@ class Base(DeclarativeBase):
         type_annotation_map={
             datetime: UTCDateTime(),
             dict[str, Any]: JSONDocument,
+            list[dict[str, Any]]: JSONDocument,
+            list[str]: JSONDocument,
             uuid.UUID: Uuid(),
         },
     )

@@ -6,6 +6,7 @@ check that the README's configuration table documents each one.
 
 from __future__ import annotations
 
+import builtins
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -31,12 +32,14 @@ class Env:
     def __init__(self, environ: Mapping[str, str]) -> None:
         self._environ = environ
 
-    def str(self, name: str, default: str) -> str:
+    def str(self, name: builtins.str, default: builtins.str) -> builtins.str:
         Env.names_read.add(name)
         value = self._environ.get(name)
         return default if value is None or value.strip() == "" else value.strip()
 
-    def int(self, name: str, default: int, minimum: int = 0) -> int:
+    def int(
+        self, name: builtins.str, default: builtins.int, minimum: builtins.int = 0
+    ) -> builtins.int:
         raw = self.str(name, str(default))
         try:
             value = int(raw)
@@ -46,7 +49,7 @@ class Env:
             raise ConfigError(f"{name} must be at least {minimum}, got {value}")
         return value
 
-    def float(self, name: str, default: float) -> float:
+    def float(self, name: builtins.str, default: builtins.float) -> builtins.float:
         raw = self.str(name, str(default))
         try:
             value = float(raw)
@@ -56,7 +59,7 @@ class Env:
             raise ConfigError(f"{name} must not be negative, got {value}")
         return value
 
-    def bool(self, name: str, default: bool) -> bool:
+    def bool(self, name: builtins.str, default: builtins.bool) -> builtins.bool:
         raw = self.str(name, "true" if default else "false").lower()
         if raw in TRUE_WORDS:
             return True
@@ -64,7 +67,7 @@ class Env:
             return False
         raise ConfigError(f"{name} must be true or false, got {raw!r}")
 
-    def list(self, name: str, default: str) -> list[str]:
+    def list(self, name: builtins.str, default: builtins.str) -> builtins.list[builtins.str]:
         return [item.strip() for item in self.str(name, default).split(",") if item.strip()]
 
 

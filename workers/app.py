@@ -36,7 +36,8 @@ class Scheduler(PersistentScheduler):
     """Beat's file-backed scheduler, creating the schedule's folder (absent on a fresh clone)."""
 
     def setup_schedule(self) -> None:
-        Path(self.schedule_filename).parent.mkdir(parents=True, exist_ok=True)
+        filename: str = self.schedule_filename  # type: ignore[attr-defined]  # not in the stubs
+        Path(filename).parent.mkdir(parents=True, exist_ok=True)
         super().setup_schedule()
 
 
@@ -94,7 +95,7 @@ def check_lifecycle_settings(config: dict[str, Any]) -> None:
         raise ConfigError("Refusing to start:\n  - " + "\n  - ".join(problems))
 
 
-def celery_init_app(app: Flask) -> Celery:
+def celery_init_app(app: Flask) -> Celery[Any]:
     check_lifecycle_settings(app.config)
 
     class FlaskTask(Task):
@@ -102,7 +103,7 @@ def celery_init_app(app: Flask) -> Celery:
             with app.app_context():
                 return self.run(*args, **kwargs)
 
-    celery = Celery(app.name, task_cls=FlaskTask, include=TASK_MODULES)
+    celery: Celery[Any] = Celery(app.name, task_cls=FlaskTask, include=TASK_MODULES)
     celery.config_from_object(app.config["CELERY"])
     celery.conf.update(code_settings(app.config))
     celery.set_default()

@@ -70,7 +70,7 @@ def refresh() -> dict[str, Any]:
 def logout(data: dict[str, Any] | None) -> None:
     """End this session; the access and refresh tokens stop working."""
     caller = require_user()
-    accounts.logout(get_jwt(), (data or {}).get("refresh_token"), caller.user)
+    accounts.logout(get_jwt(), (data or {}).get("refresh_token"), caller.account)
 
 
 @blp.route("/me")
@@ -78,7 +78,7 @@ def logout(data: dict[str, Any] | None) -> None:
 @blp.alt_response(401, description="Not signed in.")
 def me() -> User:
     """The signed-in user's account."""
-    return require_user().user
+    return require_user().account
 
 
 @blp.route("/me", methods=["PATCH"])
@@ -87,7 +87,7 @@ def me() -> User:
 @blp.alt_response(409, description="Email or username already used.")
 def update_me(changes: dict[str, Any]) -> User:
     """Edit the profile; a new email must be verified again."""
-    return accounts.update_profile(require_user().user, changes)
+    return accounts.update_profile(require_user().account, changes)
 
 
 @blp.route("/password/change", methods=["POST"])
@@ -95,7 +95,7 @@ def update_me(changes: dict[str, Any]) -> User:
 @blp.response(204)
 def change_password(data: dict[str, Any]) -> None:
     """Change the password; every session ends, and the owner is told by email."""
-    accounts.change_password(require_user().user, data["current_password"], data["new_password"])
+    accounts.change_password(require_user().account, data["current_password"], data["new_password"])
 
 
 @blp.route("/password/forgot", methods=["POST"])

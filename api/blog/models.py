@@ -9,7 +9,7 @@ from enum import StrEnum
 from sqlalchemy import Column, ForeignKey, Index, String, Table, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from api.extensions import db
+from api.extensions import Model, db
 from api.media.models import MediaAttachment
 from api.models import TimestampMixin
 
@@ -28,14 +28,14 @@ post_tags = Table(
 )
 
 
-class Tag(db.Model):
+class Tag(Model):
     __tablename__ = "tags"
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     name: Mapped[str] = mapped_column(String(30), unique=True)
 
 
-class PostMedia(MediaAttachment, db.Model):
+class PostMedia(MediaAttachment, Model):
     __tablename__ = "post_media"
 
     post_id: Mapped[uuid.UUID] = mapped_column(
@@ -43,7 +43,7 @@ class PostMedia(MediaAttachment, db.Model):
     )
 
 
-class Post(TimestampMixin, db.Model):
+class Post(TimestampMixin, Model):
     __tablename__ = "posts"
     __table_args__ = (
         Index("ix_posts_status_published_at", "status", "published_at"),

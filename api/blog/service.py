@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select, text
+from sqlalchemy import Select, func, or_, select, text, true
 from sqlalchemy.exc import IntegrityError
 
 from api import response_cache
@@ -54,7 +54,7 @@ def _unique_slug(base: str, exclude: uuid.UUID | None = None) -> str:
         db.session.scalars(
             select(Post.slug).where(
                 or_(Post.slug == base, Post.slug.like(f"{base}-%")),
-                Post.id != exclude if exclude else True,
+                Post.id != exclude if exclude else true(),
             )
         )
     )
@@ -184,7 +184,7 @@ def readable(slug: str, caller: Caller) -> Post:
     return post
 
 
-def search(filters: dict[str, Any], caller: Caller) -> Select[tuple[Post]]:
+def search(filters: dict[str, Any], caller: Caller) -> Select[Post]:
     status = filters.get("status") if caller.is_staff else None
     query = select(Post).where(Post.status == (status or PostStatus.PUBLISHED))
     if filters.get("tag"):

@@ -65,7 +65,8 @@ def flush() -> int:
         if "no such key" in str(exc).lower():
             return 0
         raise
-    counts = {key.decode(): int(value) for key, value in client.hgetall(batch).items()}
+    pending: dict[bytes, bytes] = client.hgetall(batch)  # type: ignore[assignment]
+    counts = {key.decode(): int(value) for key, value in pending.items()}
     _add_views(counts)
     on_commit(lambda: client.delete(batch))  # kept until the counts are in the database
     return sum(counts.values())

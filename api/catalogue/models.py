@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from sqlalchemy import String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from api.extensions import db
+from api.extensions import Model
 from api.models import TimestampMixin
 
 
-class Destination(TimestampMixin, db.Model):
+class Destination(TimestampMixin, Model):
     __tablename__ = "destinations"
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -26,5 +25,5 @@ class Destination(TimestampMixin, db.Model):
     price_min_usd: Mapped[int]
     price_max_usd: Mapped[int]
     best_time: Mapped[str] = mapped_column(String(16))
-    tags: Mapped[dict[str, Any]] = mapped_column(default=list)  # a JSON list of strings
+    tags: Mapped[list[str]] = mapped_column(default=list)
     description: Mapped[str] = mapped_column(Text)

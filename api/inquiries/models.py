@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from api.extensions import db
+from api.extensions import Model
 from api.models import TimestampMixin
 
 
@@ -21,7 +21,7 @@ class InquiryStatus(StrEnum):
     CLOSED = "closed"
 
 
-class Inquiry(TimestampMixin, db.Model):
+class Inquiry(TimestampMixin, Model):
     __tablename__ = "inquiries"
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)

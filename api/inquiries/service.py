@@ -60,7 +60,7 @@ def inquiry_emails(payload: dict[str, Any]) -> Composition:
     )
 
 
-def search(filters: dict[str, Any]) -> Select[tuple[Inquiry]]:
+def search(filters: dict[str, Any]) -> Select[Inquiry]:
     query = select(Inquiry)
     for field in ("status", "category"):
         if filters.get(field):

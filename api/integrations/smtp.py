@@ -57,7 +57,7 @@ class SmtpSender:
             retryable = 400 <= exc.smtp_code < 500
             raise IntegrationError(
                 "email_provider_unavailable" if retryable else "email_rejected",
-                f"SMTP {exc.smtp_code}: {exc.smtp_error.decode(errors='replace')[:200]}",
+                f"SMTP {exc.smtp_code}: {_text(exc.smtp_error)[:200]}",
                 retryable=retryable,
             ) from exc
         except (smtplib.SMTPException, OSError) as exc:
@@ -65,3 +65,7 @@ class SmtpSender:
                 "email_provider_unavailable", f"SMTP connection failed: {exc}", retryable=True
             ) from exc
         return message["Message-ID"] or ""
+
+
+def _text(reply: bytes | str) -> str:
+    return reply.decode(errors="replace") if isinstance(reply, bytes) else reply

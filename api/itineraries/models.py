@@ -8,11 +8,11 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from api.extensions import db
+from api.extensions import Model
 from api.models import TimestampMixin
 
 
-class Itinerary(TimestampMixin, db.Model):
+class Itinerary(TimestampMixin, Model):
     __tablename__ = "itineraries"
     __table_args__ = (
         Index("ix_itineraries_owner_id_created_at", "owner_id", "created_at"),
@@ -27,8 +27,8 @@ class Itinerary(TimestampMixin, db.Model):
     )
     title: Mapped[str] = mapped_column(String(200))
     summary: Mapped[str] = mapped_column(Text)
-    days: Mapped[dict[str, Any]] = mapped_column()  # a JSON list of days
-    tips: Mapped[dict[str, Any]] = mapped_column(default=list)  # a JSON list of strings
+    days: Mapped[list[dict[str, Any]]] = mapped_column()
+    tips: Mapped[list[str]] = mapped_column(default=list)
     estimated_budget: Mapped[dict[str, Any]] = mapped_column()
     source: Mapped[str] = mapped_column(String(16))
     request: Mapped[dict[str, Any]] = mapped_column()

@@ -229,12 +229,12 @@ def get_visible(itinerary_id: uuid.UUID, caller: Caller) -> Itinerary:
     visible = itinerary is not None and (
         itinerary.owner_id is None or caller.is_admin or itinerary.owner_id == caller.user_id
     )
-    if not visible:
+    if itinerary is None or not visible:
         raise NotFound("No itinerary with this id.")
     return itinerary
 
 
-def mine(caller: Caller) -> Select[tuple[Itinerary]]:
+def mine(caller: Caller) -> Select[Itinerary]:
     return (
         select(Itinerary)
         .where(Itinerary.owner_id == caller.user_id)

@@ -34,7 +34,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from flask import current_app
 from sqlalchemy import and_, func, or_, update
 
-from api.database import commits_allowed, commits_refused
+from api.database import affected, commits_allowed, commits_refused
 from api.extensions import db
 from api.integrations.errors import IntegrationError
 from api.jobs import webhooks
@@ -101,12 +101,11 @@ def claim(job_id: uuid.UUID) -> JobRun | None:
 def _fenced(run: JobRun, **values: Any) -> bool:
     """Write to the job only if this attempt still holds it (not canceled, not taken over)."""
     values.setdefault("updated_at", utcnow())
-    updated = db.session.execute(
+    updated = affected(
         update(Job)
         .where(Job.id == run.id, Job.status == JobStatus.RUNNING, Job.attempts == run.attempt)
         .values(**values)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    )
     return bool(updated)
 
 

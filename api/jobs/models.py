@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from api.extensions import db
+from api.extensions import Model
 from api.models import TimestampMixin, utcnow
 
 
@@ -27,7 +27,7 @@ class JobStatus(StrEnum):
 TERMINAL_STATUSES = frozenset({JobStatus.SUCCEEDED, JobStatus.FAILED, JobStatus.CANCELED})
 
 
-class Job(TimestampMixin, db.Model):
+class Job(TimestampMixin, Model):
     __tablename__ = "jobs"
     __table_args__ = (Index("ix_jobs_owner_id_created_at", "owner_id", "created_at"),)
 
@@ -60,7 +60,7 @@ class DeliveryStatus(StrEnum):
     FAILED = "failed"
 
 
-class WebhookDelivery(TimestampMixin, db.Model):
+class WebhookDelivery(TimestampMixin, Model):
     __tablename__ = "webhook_deliveries"
     __table_args__ = (Index("ix_webhook_deliveries_status_next", "status", "next_attempt_at"),)
 
@@ -80,7 +80,7 @@ class WebhookDelivery(TimestampMixin, db.Model):
         return f"msg_{self.id.hex}"
 
 
-class WebhookAttempt(db.Model):
+class WebhookAttempt(Model):
     __tablename__ = "webhook_attempts"
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -95,7 +95,7 @@ class WebhookAttempt(db.Model):
     attempted_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class WebhookSecret(TimestampMixin, db.Model):
+class WebhookSecret(TimestampMixin, Model):
     """The key a user's webhooks are signed with (`whsec_<base64>`), made on first use."""
 
     __tablename__ = "webhook_secrets"

@@ -12,7 +12,7 @@ import uuid
 
 from sqlalchemy import Select, func, select, update
 
-from api.database import reader
+from api.database import affected, reader
 from api.errors import Conflict, NotFound
 from api.extensions import db
 from api.jobs import webhooks
@@ -46,7 +46,7 @@ def wait_for_terminal(job_id: uuid.UUID, caller: Caller, seconds: float) -> Job:
         time.sleep(min(LONG_POLL_INTERVAL_SECONDS, max(0.0, deadline - time.monotonic())))
 
 
-def list_for(caller: Caller, kind: str | None, status: str | None) -> Select[tuple[Job]]:
+def list_for(caller: Caller, kind: str | None, status: str | None) -> Select[Job]:
     query = select(Job).where(Job.owner_id == caller.user_id)
     if kind:
         query = query.where(Job.kind == kind)
@@ -62,14 +62,13 @@ def cancel(job_id: uuid.UUID, caller: Caller) -> Job:
     if job is None or not can_view(job, caller):
         raise NotFound("No job with this id.")
     now = utcnow()
-    canceled = db.session.execute(
+    canceled = affected(
         update(Job)
         .where(Job.id == job.id, Job.status.in_([JobStatus.QUEUED, JobStatus.RUNNING]))
         .values(
             status=JobStatus.CANCELED, finished_at=utc_param(now), lease_until=None, updated_at=now
         )
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    )
     db.session.refresh(job)
     if not canceled:
         raise Conflict(f"The job already finished with status {job.status}.")

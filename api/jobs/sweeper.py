@@ -16,6 +16,7 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import or_, select, update
 
+from api.database import affected
 from api.extensions import db
 from api.jobs import webhooks
 from api.jobs.broker import publish_after_commit
@@ -42,12 +43,11 @@ def sweep() -> SweepReport:
     now = utcnow()
     report = SweepReport()
     stale_before = now - timedelta(seconds=current_app.config["JOB_REQUEUE_AFTER_SECONDS"])
-    report.expired_leases = db.session.execute(
+    report.expired_leases = affected(
         update(Job)
         .where(Job.status == JobStatus.RUNNING, Job.lease_until < utc_param(now))
         .values(status=JobStatus.QUEUED, lease_until=None, enqueued_at=None, updated_at=now)
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    )
     query = (
         select(Job.id, Job.kind)
         .where(
@@ -88,11 +88,8 @@ def _republish(job_id: uuid.UUID, kind: str, report: SweepReport) -> None:
 def purge_idempotency_keys() -> int:
     """Forget Idempotency-Keys older than IDEMPOTENCY_TTL_HOURS so they can be used again."""
     cutoff = utcnow() - timedelta(hours=current_app.config["IDEMPOTENCY_TTL_HOURS"])
-    return int(
-        db.session.execute(
-            update(Job)
-            .where(Job.idempotency_key.is_not(None), Job.created_at < utc_param(cutoff))
-            .values(idempotency_key=None, request_fingerprint=None)
-            .execution_options(synchronize_session=False)
-        ).rowcount
+    return affected(
+        update(Job)
+        .where(Job.idempotency_key.is_not(None), Job.created_at < utc_param(cutoff))
+        .values(idempotency_key=None, request_fingerprint=None)
     )

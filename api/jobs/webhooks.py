@@ -25,6 +25,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from api.database import affected
 from api.errors import ValidationFailed
 from api.extensions import db
 from api.integrations.http import RefusedTarget, post, resolve_target
@@ -60,7 +61,9 @@ def secret_for(user_id: uuid.UUID) -> str:
         .values(user_id=user_id, secret=new_secret(), created_at=now, updated_at=now)
         .on_conflict_do_nothing(index_elements=["user_id"])
     )
-    return db.session.get(WebhookSecret, user_id, populate_existing=True).secret
+    return db.session.execute(
+        select(WebhookSecret.secret).where(WebhookSecret.user_id == user_id)
+    ).scalar_one()
 
 
 def rotate_secret(user_id: uuid.UUID) -> str:
@@ -134,7 +137,7 @@ def claim(delivery_id: uuid.UUID) -> WebhookDelivery | None:
     """Hold the delivery for one attempt (committed at once, so a second message for it waits);
     None when it is done or another worker holds it."""
     now = utcnow()
-    claimed = db.session.execute(
+    claimed = affected(
         update(WebhookDelivery)
         .where(
             WebhookDelivery.id == delivery_id,
@@ -142,8 +145,7 @@ def claim(delivery_id: uuid.UUID) -> WebhookDelivery | None:
             WebhookDelivery.next_attempt_at <= utc_param(now + timedelta(seconds=1)),
         )
         .values(next_attempt_at=utc_param(now + timedelta(seconds=CLAIM_SECONDS)))
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    )
     db.session.commit()
     return db.session.get(WebhookDelivery, delivery_id, populate_existing=True) if claimed else None
 

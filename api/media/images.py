@@ -37,6 +37,12 @@ FORMATS = {  # served format -> Pillow format, content type, extension
     "png": ("PNG", "image/png", "png"),
     "gif": ("GIF", "image/gif", "gif"),
 }
+ENCODER_OPTIONS: dict[str, dict[str, object]] = {
+    "JPEG": {"quality": 85, "optimize": True, "progressive": True},
+    "WEBP": {"quality": 82, "method": 4},
+    "PNG": {"optimize": True},
+    "GIF": {},
+}
 ORIGINAL_FORMAT = {
     "image/jpeg": "jpeg",
     "image/png": "png",
@@ -221,14 +227,8 @@ def encode(image: Image.Image, served_format: str, max_side: int | None = None) 
         # Pillow's writers copy some of `info` (a JPEG's or GIF's comment, a PNG's ICC
         # profile): start from nothing, so nothing of the upload's metadata is written.
         frame.info = {}
-        options: dict[str, object] = {
-            "JPEG": {"quality": 85, "optimize": True, "progressive": True},
-            "WEBP": {"quality": 82, "method": 4},
-            "PNG": {"optimize": True},
-            "GIF": {},
-        }[pillow_format]
         buffer = io.BytesIO()
-        frame.save(buffer, pillow_format, **options)
+        frame.save(buffer, pillow_format, **ENCODER_OPTIONS[pillow_format])
     return Encoded(buffer.getvalue(), content_type, extension, frame.width, frame.height)
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import ForeignKey, Index, LargeBinary, String
 from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
-from api.extensions import db
+from api.extensions import Model
 from api.models import TimestampMixin
 
 
@@ -30,7 +30,7 @@ class Purpose(StrEnum):
     GENERAL = "general"
 
 
-class Media(TimestampMixin, db.Model):
+class Media(TimestampMixin, Model):
     __tablename__ = "media"
     __table_args__ = (Index("ix_media_owner_id_created_at", "owner_id", "created_at"),)
 
@@ -45,7 +45,7 @@ class Media(TimestampMixin, db.Model):
     height: Mapped[int | None]
     urls: Mapped[dict[str, Any]] = mapped_column(default=dict)
     fallback_urls: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    storage_keys: Mapped[dict[str, Any]] = mapped_column(default=list)  # a JSON list
+    storage_keys: Mapped[list[str]] = mapped_column(default=list)
     stored_bytes: Mapped[int] = mapped_column(default=0)
     error_code: Mapped[str | None] = mapped_column(String(64))
     error_message: Mapped[str | None] = mapped_column(String(300))
@@ -65,7 +65,7 @@ class MediaAttachment:
         return relationship("Media", lazy="joined")
 
 
-class MediaBlob(db.Model):
+class MediaBlob(Model):
     __tablename__ = "media_blobs"
 
     media_id: Mapped[uuid.UUID] = mapped_column(

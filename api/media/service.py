@@ -12,6 +12,7 @@ from typing import Any, NoReturn
 
 from flask import Request, current_app
 from sqlalchemy import Column, and_, exists, not_, or_, select
+from sqlalchemy import delete as delete_rows
 
 from api.errors import NotFound, ValidationFailed
 from api.extensions import db, media_storage
@@ -90,7 +91,7 @@ def upload(request: Request, submission_for: Callable[[str], Submission]) -> tup
 def _fail(media: Media, code: str, message: str) -> NoReturn:
     """Fail for the input: the media row says why (committed with the job's failure)."""
     media.status, media.error_code, media.error_message = MediaStatus.FAILED, code, message
-    db.session.execute(MediaBlob.__table__.delete().where(MediaBlob.media_id == media.id))
+    db.session.execute(delete_rows(MediaBlob).where(MediaBlob.media_id == media.id))
     raise JobFailed(code, message)
 
 

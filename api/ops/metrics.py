@@ -10,6 +10,7 @@ import logging
 import os
 import time
 from collections.abc import Iterator
+from typing import Any
 
 from flask import Flask, Response, g, request
 from prometheus_client import (
@@ -88,7 +89,7 @@ def queue_depths() -> dict[str, int]:
     depths: dict[str, int] = {}
     try:
         with celery.connection_for_read() as connection:
-            channel = connection.default_channel
+            channel: Any = connection.default_channel  # kombu's channels are untyped
             for queue in QUEUES:
                 try:
                     depths[queue] = channel.queue_declare(queue=queue, passive=True).message_count

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from api.blog import service as blog
@@ -30,15 +31,13 @@ def warm() -> dict[str, Any]:
         lambda: catalogue.cached_list(dict(first_page)),
     ]
     steps += [
-        lambda page=page: blog.cached_page({"order": "newest"}, page, DEFAULT_PER_PAGE)
+        partial(blog.cached_page, {"order": "newest"}, page, DEFAULT_PER_PAGE)
         for page in range(1, POST_PAGES + 1)
     ]
     steps.append(lambda: blog.cached_page({"order": "popular"}, 1, DEFAULT_PER_PAGE))
-    steps += [
-        lambda slug=slug: blog.cached_post(slug) for slug in blog.popular_slugs(POPULAR_POSTS)
-    ]
+    steps += [partial(blog.cached_post, slug) for slug in blog.popular_slugs(POPULAR_POSTS)]
     targets = dict.fromkeys([AGENCY, *reviews.most_reviewed(REVIEW_TARGETS)])
-    steps += [lambda target=target: reviews.cached_summary(target) for target in targets]
+    steps += [partial(reviews.cached_summary, target) for target in targets]
     steps.append(lambda: reviews.cached_page(None, 1, DEFAULT_PER_PAGE))
     warmed = 0
     for step in steps:

@@ -8,7 +8,7 @@ from enum import StrEnum
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from api.extensions import db
+from api.extensions import Model
 from api.media.models import MediaAttachment
 from api.models import TimestampMixin
 
@@ -18,7 +18,7 @@ class ReviewStatus(StrEnum):
     PENDING = "pending"
 
 
-class ReviewMedia(MediaAttachment, db.Model):
+class ReviewMedia(MediaAttachment, Model):
     __tablename__ = "review_media"
 
     review_id: Mapped[uuid.UUID] = mapped_column(
@@ -26,7 +26,7 @@ class ReviewMedia(MediaAttachment, db.Model):
     )
 
 
-class Review(TimestampMixin, db.Model):
+class Review(TimestampMixin, Model):
     __tablename__ = "reviews"
     __table_args__ = (
         UniqueConstraint("author_id", "target"),  # one review per user per target

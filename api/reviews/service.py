@@ -96,7 +96,7 @@ def delete(caller: Caller, review_id: uuid.UUID) -> None:
     response_cache.bump("reviews")
 
 
-def published(target: str | None, status: str | None, caller: Caller) -> Select[tuple[Review]]:
+def published(target: str | None, status: str | None, caller: Caller) -> Select[Review]:
     wanted = status if status and caller.is_staff else ReviewStatus.PUBLISHED
     query = select(Review).where(Review.status == wanted)
     if target:

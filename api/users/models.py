@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import ForeignKey, Index, String, UniqueConstraint, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from api.extensions import db
+from api.extensions import Model
 from api.models import TimestampMixin
 
 if TYPE_CHECKING:
@@ -23,7 +23,7 @@ class Role(StrEnum):
     ADMIN = "admin"
 
 
-class User(TimestampMixin, db.Model):
+class User(TimestampMixin, Model):
     __tablename__ = "users"
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
@@ -61,7 +61,7 @@ class User(TimestampMixin, db.Model):
 Index("uq_users_username_lower", func.lower(User.username), unique=True)
 
 
-class OAuthIdentity(TimestampMixin, db.Model):
+class OAuthIdentity(TimestampMixin, Model):
     """A provider's account (Google `sub`, WeChat `unionid`/`openid`) linked to a user."""
 
     __tablename__ = "oauth_identities"

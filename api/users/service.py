@@ -23,7 +23,7 @@ def public_profile(username: str) -> User:
     return user
 
 
-def testimonials() -> Select[tuple[User]]:
+def testimonials() -> Select[User]:
     return (
         select(User)
         .where(User.is_active, User.testimonial.is_not(None), User.testimonial != "")
@@ -31,7 +31,7 @@ def testimonials() -> Select[tuple[User]]:
     )
 
 
-def search(filters: dict[str, Any]) -> Select[tuple[User]]:
+def search(filters: dict[str, Any]) -> Select[User]:
     query = select(User)
     for field in ("role", "is_verified", "is_active"):
         if field in filters:
