@@ -9,11 +9,9 @@ from celery import Task, shared_task
 from api.jobs import webhooks
 
 
-@shared_task(
+@shared_task(  # acks_late and reject_on_worker_lost come from the CELERY settings
     name=webhooks.DELIVER_TASK,
     bind=True,
-    acks_late=True,
-    reject_on_worker_lost=True,
     soft_time_limit=webhooks.DELIVER_SOFT_TIME_LIMIT,
     time_limit=webhooks.DELIVER_TIME_LIMIT,
     max_retries=None,

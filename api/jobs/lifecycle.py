@@ -226,11 +226,9 @@ def job_task(kind: JobKind) -> Callable[[Handler], Task]:
     """Turn a handler into the Celery task for `kind`, with the shared lifecycle."""
 
     def register(handler: Handler) -> Task:
-        @shared_task(
+        @shared_task(  # acks_late and reject_on_worker_lost come from the CELERY settings
             name=kind.task,
             bind=True,
-            acks_late=True,
-            reject_on_worker_lost=True,
             soft_time_limit=kind.soft_time_limit,
             time_limit=kind.time_limit,
             max_retries=None,
