@@ -27,11 +27,13 @@ from api.extensions import (
     migrate,
     oauth_providers,
     redis_client,
+    security_store,
 )
 from api.inquiries.routes import blp as inquiries_blp
 from api.integrations.email import create_sender
 from api.integrations.gemini import Guard, create_model
 from api.integrations.oauth import configured_providers
+from api.integrations.security_store import create_security_store
 from api.integrations.storage import create_storage
 from api.itineraries.routes import blp as itineraries_blp
 from api.jobs.routes import blp as jobs_blp
@@ -73,6 +75,7 @@ def create_app(environ: Mapping[str, str] | None = None) -> Flask:
         if config.REDIS_URL
         else None,
     )
+    security_store.init_app(app, create_security_store(app.config))
     email_sender.init_app(app, create_sender(app.config))
     oauth_providers.init_app(app, configured_providers(app.config))
     media_storage.init_app(app, create_storage(app.config))

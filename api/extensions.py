@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from api.integrations.email import EmailSender
     from api.integrations.gemini import GeminiModel, Guard
     from api.integrations.oauth import OAuthProvider
+    from api.integrations.security_store import SecurityStore
     from api.integrations.storage import MediaStorage
 
 T = TypeVar("T")
@@ -70,6 +71,7 @@ limiter = Limiter(
 
 celery_app: AppService[Celery[Any]] = AppService("celery")
 redis_client: AppService[redis.Redis | None] = AppService("redis")  # None without REDIS_URL
+security_store: AppService[SecurityStore] = AppService("security_store")
 email_sender: AppService[EmailSender] = AppService("email_sender")
 media_storage: AppService[MediaStorage] = AppService("media_storage")
 ai_model: AppService[GeminiModel | None] = AppService("ai_model")  # None: local answers

@@ -2,9 +2,9 @@
 
 A present token must be valid, not revoked, and belong to an active user whose sessions were
 not ended after it was issued (password change, reset, deactivation); otherwise the request is
-refused with 401, never treated as anonymous. Revocations live in the cache (Redis in
-production) with a TTL equal to the token lifetime; when the cache cannot answer, the request
-is refused (503): a revoked token is never accepted.
+refused with 401, never treated as anonymous. Revocations live in the security store (Redis in
+production, never evicted) with a TTL equal to the token lifetime; when it cannot answer, the
+request is refused (503): a revoked token is never accepted.
 
 This module depends only on the user model; `api.auth` issues tokens and revokes them here.
 """
@@ -22,7 +22,7 @@ from flask_jwt_extended import get_jwt, verify_jwt_in_request
 
 from api.database import reader
 from api.errors import Forbidden, ServiceUnavailable, Unauthorized, problem
-from api.extensions import cache, db, jwt
+from api.extensions import db, jwt, security_store
 from api.users.models import User
 
 BEARER = {"WWW-Authenticate": "Bearer"}
@@ -84,7 +84,7 @@ def seconds_left(claims: dict[str, Any]) -> int:
 def is_revoked(claims: dict[str, Any]) -> bool:
     """True when the token or its family was revoked. Fails closed: no answer, no access."""
     try:
-        token, family = cache.get_many(
+        token, family = security_store.current.get_many(
             REVOKED_TOKEN.format(claims.get("jti")), REVOKED_FAMILY.format(claims.get("fam"))
         )
     except Exception as exc:
@@ -93,13 +93,13 @@ def is_revoked(claims: dict[str, Any]) -> bool:
 
 
 def revoke_family(family: str) -> None:
-    cache.set(
-        REVOKED_FAMILY.format(family), 1, timeout=current_app.config["JWT_REFRESH_TOKEN_EXPIRES"]
+    security_store.current.set(
+        REVOKED_FAMILY.format(family), 1, current_app.config["JWT_REFRESH_TOKEN_EXPIRES"]
     )
 
 
 def revoke_token(claims: dict[str, Any]) -> None:
-    cache.set(REVOKED_TOKEN.format(claims["jti"]), 1, timeout=seconds_left(claims))
+    security_store.current.set(REVOKED_TOKEN.format(claims["jti"]), 1, seconds_left(claims))
 
 
 def load_token_user(claims: dict[str, Any]) -> User:

@@ -167,6 +167,10 @@ class BaseConfig:
         self.SQLALCHEMY_ENGINE_OPTIONS = self._engine_options()
 
         self.REDIS_URL = env.str("REDIS_URL", "")
+        # Security state (revocations, lockouts, OAuth state) must never be evicted: it may
+        # live on its own Redis (maxmemory-policy noeviction), apart from the response cache.
+        self.SECURITY_REDIS_URL = env.str("SECURITY_REDIS_URL", self.REDIS_URL)
+        self.CACHE_REDIS_URL = env.str("CACHE_REDIS_URL", self.REDIS_URL)
         self.CELERY_BROKER_URL = env.str(
             "CELERY_BROKER_URL",
             self.REDIS_URL or f"sqla+sqlite:///{data_dir / 'celery-broker.sqlite3'}",
@@ -197,15 +201,19 @@ class BaseConfig:
         self.RATELIMIT_ITINERARY = env.str("RATELIMIT_ITINERARY", "10 per hour")
         self.RATELIMIT_CHAT = env.str("RATELIMIT_CHAT", "10 per minute;200 per day")
         self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
+        # A hung Redis must fail the limit check quickly (the limiter then falls back to memory).
+        self.RATELIMIT_STORAGE_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 2}
         self.RATELIMIT_HEADERS_ENABLED = False  # Retry-After only on 429 (api/ratelimits.py)
         self.RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
         self.RATELIMIT_KEY_PREFIX = "ratelimit"
         self.TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", 0)
 
-        # Without Redis the cache (sessions' revocations, lockout counters, idempotency markers)
-        # is a folder, so every web and worker process on the machine shares it.
-        self.CACHE_TYPE = "RedisCache" if self.REDIS_URL else "FileSystemCache"
-        self.CACHE_REDIS_URL = self.REDIS_URL
+        # The response cache (and other rebuildable state); without Redis a folder, so every
+        # web and worker process on the machine shares it. Socket timeouts: a hung Redis is a
+        # quick 503, never a hung request.
+        self.CACHE_TYPE = "RedisCache" if self.CACHE_REDIS_URL else "FileSystemCache"
+        if self.CACHE_REDIS_URL:
+            self.CACHE_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 2}
         self.CACHE_DIR = str(data_dir / "cache")
         self.CACHE_KEY_PREFIX = "cache:"
         self.CACHE_DEFAULT_TIMEOUT = 300

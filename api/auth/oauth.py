@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from api.auth import service as accounts
 from api.errors import ApiError, Forbidden, NotFound
-from api.extensions import cache, db, oauth_providers
+from api.extensions import db, oauth_providers, security_store
 from api.integrations.errors import IntegrationError
 from api.integrations.oauth import AuthorizationRequest, OAuthProfile, OAuthProvider
 from api.users.models import OAuthIdentity, User
@@ -35,10 +35,10 @@ def start_login(provider_name: str, redirect_uri: str) -> str:
     provider = _provider(provider_name)
     state, nonce, verifier = (secrets.token_urlsafe(32) for _ in range(3))
     challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
-    cache.set(
+    security_store.current.set(
         STATE_KEY.format(state),
         {"provider": provider_name, "nonce": nonce, "verifier": verifier},
-        timeout=current_app.config["OAUTH_STATE_TTL_SECONDS"],
+        current_app.config["OAUTH_STATE_TTL_SECONDS"],
     )
     request = AuthorizationRequest(
         state=state,
@@ -52,9 +52,7 @@ def start_login(provider_name: str, redirect_uri: str) -> str:
 def finish_login(provider_name: str, args: dict[str, str], redirect_uri: str) -> dict[str, Any]:
     provider = _provider(provider_name)
     state = args.get("state", "")
-    saved = cache.get(STATE_KEY.format(state)) if state else None
-    if saved:
-        cache.delete(STATE_KEY.format(state))  # single use
+    saved = security_store.current.take(STATE_KEY.format(state)) if state else None  # once
     if not saved or saved["provider"] != provider_name:
         raise ApiError(
             "This sign-in attempt could not be verified; please start again.",

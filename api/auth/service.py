@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from api.auth import emails, tokens
 from api.database import on_commit
 from api.errors import ApiError, Conflict, Forbidden, Unauthorized, ValidationFailed
-from api.extensions import cache, db
+from api.extensions import db, security_store
 from api.fields import is_timezone
 from api.media import service as media
 from api.models import utcnow
@@ -122,7 +122,7 @@ def _failure_key(login: str, user: User | None) -> str:
 
 
 def _raise_if_locked(subject: str) -> None:
-    locked_until = cache.get(LOCK_KEY.format(subject))
+    locked_until = security_store.current.get_many(LOCK_KEY.format(subject))[0]
     if locked_until:
         retry_after = max(1, int(float(locked_until) - time.time()))
         raise AccountLocked(
@@ -133,8 +133,7 @@ def _raise_if_locked(subject: str) -> None:
 
 def _count(key: str, window: int) -> int:
     """Increment a counter that starts at the first event and expires `window` seconds later."""
-    cache.add(key, 0, timeout=window)
-    return int(cache.cache.inc(key) or 0)  # INCR on Redis: atomic, keeps the expiry
+    return security_store.current.count(key, window)
 
 
 def _record_failure(subject: str) -> None:
@@ -142,8 +141,8 @@ def _record_failure(subject: str) -> None:
     window = config["LOGIN_LOCKOUT_MINUTES"] * 60
     key = FAILURES_KEY.format(subject)
     if _count(key, window) >= config["LOGIN_MAX_ATTEMPTS"]:
-        cache.set(LOCK_KEY.format(subject), time.time() + window, timeout=window)
-        cache.delete(key)
+        security_store.current.set(LOCK_KEY.format(subject), time.time() + window, window)
+        security_store.current.delete(key)
 
 
 def login(login_name: str, password: str) -> dict[str, Any]:
@@ -160,7 +159,7 @@ def login(login_name: str, password: str) -> dict[str, Any]:
         raise Unauthorized("Wrong email/username or password.", code="invalid_credentials")
     if not user.is_active:
         raise Forbidden("This account is disabled.", code="account_disabled")
-    cache.delete(FAILURES_KEY.format(subject))
+    security_store.current.delete(FAILURES_KEY.format(subject))
     if passwords.needs_rehash(stored_hash, _level()):
         user.password_hash = passwords.hash_password(password, _level())
     user.last_login_at = utcnow()

@@ -16,7 +16,7 @@ from flask_jwt_extended import create_access_token, create_refresh_token, decode
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from api.errors import ApiError, Unauthorized
-from api.extensions import cache
+from api.extensions import security_store
 from api.security import revoke_family, seconds_left
 from api.users.models import User
 
@@ -38,7 +38,7 @@ def issue_pair(user: User, family: str | None = None) -> dict[str, Any]:
 
 def spend_refresh_token(claims: dict[str, Any]) -> None:
     """Mark a refresh token used; a second use revokes its family (token theft)."""
-    if not cache.add(SPENT_REFRESH.format(claims["jti"]), 1, timeout=seconds_left(claims)):
+    if not security_store.current.add(SPENT_REFRESH.format(claims["jti"]), 1, seconds_left(claims)):
         revoke_family(claims["fam"])
         raise Unauthorized(
             "This refresh token was already used; the session has been ended for safety.",
@@ -82,12 +82,13 @@ def read_one_time_token(purpose: str, token: str) -> dict[str, Any]:
         raise ApiError("This link has expired; ask for a new one.", code="token_expired") from exc
     except BadSignature as exc:
         raise ApiError("This link is not valid.", code="invalid_token") from exc
-    if cache.get(SPENT_ONE_TIME.format(claims["jti"])):
+    if security_store.current.get_many(SPENT_ONE_TIME.format(claims["jti"]))[0]:
         raise ApiError("This link was already used.", code="token_used")
     return claims
 
 
 def spend_one_time_token(purpose: str, claims: dict[str, Any]) -> None:
     """Mark the token used; of two concurrent uses, only one gets past this."""
-    if not cache.add(SPENT_ONE_TIME.format(claims["jti"]), 1, timeout=ONE_TIME_LIFETIMES[purpose]):
+    spent = SPENT_ONE_TIME.format(claims["jti"])
+    if not security_store.current.add(spent, 1, ONE_TIME_LIFETIMES[purpose]):
         raise ApiError("This link was already used.", code="token_used")

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from api.database import on_end
 from api.errors import Conflict, ValidationFailed
-from api.extensions import cache, db
+from api.extensions import db, security_store
 from api.jobs.broker import publish_after_commit
 from api.jobs.kinds import KINDS, JobKind
 from api.jobs.models import Job, JobStatus
@@ -83,7 +83,7 @@ def _hold_in_flight_marker(scoped_key: str) -> None:
     """
     marker = f"idempotency-in-flight:{scoped_key}"
     try:
-        held = cache.add(marker, "1", timeout=IN_FLIGHT_MARKER_SECONDS)
+        held = security_store.current.add(marker, 1, IN_FLIGHT_MARKER_SECONDS)
     except Exception:
         log.warning("idempotency marker unavailable; relying on the unique key", exc_info=True)
         return
@@ -96,7 +96,7 @@ def _hold_in_flight_marker(scoped_key: str) -> None:
 
     def release() -> None:
         with suppress(Exception):  # it expires by itself
-            cache.delete(marker)
+            security_store.current.delete(marker)
 
     on_end(release)
 
