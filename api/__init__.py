@@ -10,7 +10,7 @@ from flask import Flask
 from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from api import cli, database, errors, observability, ratelimits, security
+from api import bounds, cli, database, errors, observability, ratelimits, security
 from api.auth.routes import blp as auth_blp
 from api.blog.routes import blp as blog_blp
 from api.catalogue.routes import blp as catalogue_blp
@@ -84,6 +84,7 @@ def create_app(environ: Mapping[str, str] | None = None) -> Flask:
     celery_init_app(app)
 
     observability.init_app(app)
+    bounds.init_app(app)
     metrics.init_app(app)
     security.init_app(app)
     api.init_app(app)

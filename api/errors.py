@@ -14,6 +14,7 @@ from http import HTTPStatus
 from typing import Any
 
 import redis
+import sqlalchemy.exc
 from flask import Flask, Response, g
 from flask_smorest import Api
 from marshmallow import Schema, fields
@@ -206,6 +207,23 @@ def handle_backing_service_down(error: Exception) -> Response:
     )
 
 
+def handle_database_unavailable(error: Exception) -> Response:
+    """The database is down or the connection broke: a clear 503 (the pool reconnects)."""
+    log.error("database unavailable: %s", type(error).__name__)
+    return problem(
+        503,
+        "service_unavailable",
+        "The database is unavailable; nothing was saved. Try again shortly.",
+        headers={"Retry-After": "5"},
+    )
+
+
+def handle_unstorable_value(error: Exception) -> Response:
+    """A value the database refuses (out of range, malformed): the client's input, a 422."""
+    log.warning("the database refused a value: %s", type(error).__name__)
+    return problem(422, "validation_error", "A value in the request cannot be stored.")
+
+
 def handle_unexpected(error: Exception) -> Response:
     log.error("unhandled exception", exc_info=error)
     return problem(500)
@@ -226,4 +244,7 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(InternalServerError, handle_http_exception)
     app.register_error_handler(redis.exceptions.ConnectionError, handle_backing_service_down)
     app.register_error_handler(redis.exceptions.TimeoutError, handle_backing_service_down)
+    app.register_error_handler(sqlalchemy.exc.OperationalError, handle_database_unavailable)
+    app.register_error_handler(sqlalchemy.exc.InterfaceError, handle_database_unavailable)
+    app.register_error_handler(sqlalchemy.exc.DataError, handle_unstorable_value)
     app.register_error_handler(Exception, handle_unexpected)

@@ -8,6 +8,8 @@ import uuid
 
 from flask import Flask, Response, g, has_request_context, request
 
+from api import redaction
+
 REQUEST_ID_HEADER = "X-Request-ID"
 ACCEPTABLE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 SECURITY_HEADERS = {
@@ -33,6 +35,7 @@ def configure_logging(level: str) -> None:
     root = logging.getLogger()
     root.handlers = [handler]
     root.setLevel(level)
+    redaction.install(root)
 
 
 def _assign_request_id() -> None:

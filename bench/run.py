@@ -187,6 +187,7 @@ def main() -> None:
         app_env = {
             "APP_ENV": "production",
             "SECRET_KEY": "bench-" + "x" * 40,
+            "METRICS_TOKEN": "bench-metrics-token",
             "DATABASE_URL": database_url,
             "REDIS_URL": REDIS_URL,
             "LOG_LEVEL": "WARNING",

@@ -15,6 +15,8 @@ from typing import Any, ClassVar
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEVELOPMENT_SECRET_KEY = "development-only-secret-key-change-me-0123456789"
 MIN_PRODUCTION_SECRET_LENGTH = 32
+MIN_METRICS_TOKEN_LENGTH = 16
+LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 PASSWORD_LEVELS = ("development", "standard", "high", "paranoid")
 TRUE_WORDS = {"1", "true", "yes", "on"}
 FALSE_WORDS = {"0", "false", "no", "off", ""}
@@ -181,6 +183,8 @@ class BaseConfig:
         )
         self.BEAT_SCHEDULE_FILE = str(data_dir / "celerybeat-schedule")
         self.FLOWER_BASIC_AUTH = env.str("FLOWER_BASIC_AUTH", "")
+        self.METRICS_TOKEN = env.str("METRICS_TOKEN", "")
+        self.HOST = env.str("HOST", "127.0.0.1")
 
         self.JOB_SWEEP_INTERVAL_SECONDS = env.int("JOB_SWEEP_INTERVAL_SECONDS", 60, minimum=1)
         self.JOB_LEASE_SECONDS = env.int("JOB_LEASE_SECONDS", 300, minimum=1)
@@ -188,6 +192,10 @@ class BaseConfig:
         self.JOB_RETRY_BASE_SECONDS = env.int("JOB_RETRY_BASE_SECONDS", 10, minimum=0)
         self.JOB_RETRY_MAX_SECONDS = env.int("JOB_RETRY_MAX_SECONDS", 600, minimum=0)
         self.JOB_MAX_ATTEMPTS = env.int("JOB_MAX_ATTEMPTS", 5, minimum=1)
+        self.LONG_POLL_MAX_WAITERS = env.int("LONG_POLL_MAX_WAITERS", 4, minimum=1)
+        self.LONG_POLL_MAX_WAITERS_PER_CALLER = env.int(
+            "LONG_POLL_MAX_WAITERS_PER_CALLER", 2, minimum=1
+        )
         self.IDEMPOTENCY_TTL_HOURS = env.int("IDEMPOTENCY_TTL_HOURS", 24, minimum=1)
 
         self.RATELIMIT_ENABLED = env.bool("RATELIMIT_ENABLED", True)
@@ -228,6 +236,7 @@ class BaseConfig:
         )
         self.FRONTEND_URL = env.str("FRONTEND_URL", "http://localhost:3000")
         self.MAX_CONTENT_LENGTH = env.int("MAX_CONTENT_LENGTH", 60 * 1024 * 1024, minimum=1024)
+        self.MAX_JSON_BYTES = env.int("MAX_JSON_BYTES", 1024 * 1024, minimum=1024)
 
         self.STORAGE_PROVIDER = env.str("STORAGE_PROVIDER", "local").lower()
         self.UPLOAD_DIR = env.str("UPLOAD_DIR", str(data_dir / "uploads"))
@@ -279,13 +288,14 @@ class BaseConfig:
 
     def _engine_options(self) -> dict[str, object]:
         if self.SQLALCHEMY_DATABASE_URI.startswith("sqlite"):
-            return {"connect_args": {"timeout": 30}}
+            return {"connect_args": {"timeout": 30}, "hide_parameters": True}
         return {
             "pool_size": self.DATABASE_POOL_SIZE,
             "max_overflow": self.DATABASE_POOL_SIZE,
-            # No pre-ping round trip per request: a connection that died is invalidated with the
-            # pool on first use, so at most one request sees the error.
-            "pool_pre_ping": False,
+            # A connection that died (database restart) is replaced before use, not failed on.
+            "pool_pre_ping": True,
+            # Errors never log bound values (emails, password hashes, webhook secrets).
+            "hide_parameters": True,
             "pool_recycle": 1800,
             "connect_args": {"connect_timeout": 5},
         }
@@ -330,6 +340,14 @@ class BaseConfig:
 
     def check(self) -> None:
         """Refuse settings that cannot work; production adds stricter rules."""
+        public_key = DEVELOPMENT_SECRET_KEY in (self.SECRET_KEY, self.JWT_SECRET_KEY)
+        if public_key and not self.TESTING and self.HOST not in LOOPBACK_HOSTS:
+            # The development key is in this repository: anyone could sign an admin's token.
+            raise ConfigError(
+                f"Refusing to serve on {self.HOST} with the development SECRET_KEY, which is "
+                "public: set SECRET_KEY (python -c 'import secrets; "
+                "print(secrets.token_urlsafe(48))'), or bind to loopback (HOST=127.0.0.1)"
+            )
         if self.PASSWORD_SECURITY_LEVEL not in PASSWORD_LEVELS:
             raise ConfigError(
                 f"PASSWORD_SECURITY_LEVEL must be one of {', '.join(PASSWORD_LEVELS)}, "
@@ -386,6 +404,11 @@ class ProductionConfig(BaseConfig):
             problems.append("REDIS_URL must point to Redis (redis://...)")
         if self.PASSWORD_SECURITY_LEVEL == "development":
             problems.append("PASSWORD_SECURITY_LEVEL=development is too weak for production")
+        if len(self.METRICS_TOKEN) < MIN_METRICS_TOKEN_LENGTH:
+            problems.append(
+                f"METRICS_TOKEN must be set (at least {MIN_METRICS_TOKEN_LENGTH} characters): "
+                "it guards /metrics and the detailed /health"
+            )
         if problems:
             raise ConfigError("Refusing to start in production:\n  - " + "\n  - ".join(problems))
 

@@ -99,6 +99,9 @@ def supervise(commands: Mapping[str, str], env: dict[str, str], port: str) -> in
 def main() -> int:
     env = dict(os.environ)
     env.setdefault("PYTHONUNBUFFERED", "1")
+    # The Procfile's defaults are production's; a local run is development on loopback.
+    env.setdefault("APP_ENV", "development")
+    env.setdefault("HOST", "127.0.0.1")
     port = env.get("PORT", "8000")
     procfile = parse_procfile((PROJECT_ROOT / "Procfile").read_text()).processes
     return setup(env) or supervise({name: procfile[name] for name in PROCESSES}, env, port)

@@ -16,6 +16,7 @@ PRODUCTION = {
     "SECRET_KEY": STRONG_SECRET,
     "DATABASE_URL": "postgresql://app@db.internal/baliblissed",
     "REDIS_URL": "redis://cache.internal:6379/0",
+    "METRICS_TOKEN": "operators-only-0123456789",
 }
 
 

@@ -27,8 +27,8 @@ def test_wrong_method_is_405_with_allow(client):
     assert "POST" in response.headers["Allow"]
 
 
-def test_body_over_max_content_length_is_413(make_app):
-    client = make_app(MAX_CONTENT_LENGTH="2048").test_client()
+def test_json_body_over_max_json_bytes_is_413(make_app):
+    client = make_app(MAX_JSON_BYTES="2048").test_client()
 
     response = client.post("/api/v1/inquiries", json={**VALID, "message": "x" * 5000})
 

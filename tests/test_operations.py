@@ -56,14 +56,15 @@ def test_health_is_503_when_the_database_is_down(make_app):
     assert live.status_code == 200
 
 
-def test_submitting_while_the_database_is_down_is_a_clean_error(make_app):
+def test_submitting_while_the_database_is_down_is_a_503_not_a_500(make_app):
     client = make_app(
         DATABASE_URL=f"postgresql://postgres@127.0.0.1:{free_port()}/nothing"
     ).test_client()
 
     response = client.post("/api/v1/inquiries", json=VALID)
 
-    assert response.status_code == 500
+    assert response.status_code == 503
+    assert response.headers["Retry-After"]
     assert response.content_type == "application/problem+json"
     assert "127.0.0.1" not in response.get_data(as_text=True)
 

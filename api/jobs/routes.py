@@ -25,11 +25,13 @@ blp = Blueprint(
 @blp.arguments(JobWaitArgsSchema, location="query", as_kwargs=True)
 @blp.response(200, JobSchema)
 @blp.alt_response(404, description="No such job, or not yours.")
-def get_job(job_id: uuid.UUID, wait: float) -> Job:
-    """Poll a job; `?wait=N` answers as soon as it is terminal or after N seconds."""
+def get_job(job_id: uuid.UUID, wait: float) -> Job | tuple[Job, int, dict[str, str]]:
+    """Poll a job; `?wait=N` answers as soon as it is terminal or after N seconds (at once,
+    with `Retry-After`, when this node already holds as many waiters as it allows)."""
     caller = current_caller()
     if wait:
-        return service.wait_for_terminal(job_id, caller, wait)
+        job, waited = service.wait_for_terminal(job_id, caller, wait)
+        return job if waited else (job, 200, {"Retry-After": "1"})
     return service.get_visible(job_id, caller)
 
 

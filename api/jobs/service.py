@@ -7,9 +7,14 @@ anonymous job is visible to whoever holds its id; anyone else gets 404, as if it
 
 from __future__ import annotations
 
+import threading
 import time
 import uuid
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 
+from flask import current_app
 from sqlalchemy import Select, func, select, update
 
 from api.database import affected, reader
@@ -36,14 +41,54 @@ def get_visible(job_id: uuid.UUID, caller: Caller) -> Job:
     return job
 
 
-def wait_for_terminal(job_id: uuid.UUID, caller: Caller, seconds: float) -> Job:
-    """Long-poll: the job as soon as it is terminal, or as it stands after `seconds`."""
-    deadline = time.monotonic() + seconds
-    while True:
-        job = get_visible(job_id, caller)
-        if job.is_terminal or time.monotonic() >= deadline:
-            return job
-        time.sleep(min(LONG_POLL_INTERVAL_SECONDS, max(0.0, deadline - time.monotonic())))
+class WaiterSlots:
+    """How many long-polls this process holds, in all and per caller. A waiter beyond either
+    bound is answered at once, never queued behind other requests."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._total = 0
+        self._by_caller: Counter[str] = Counter()
+
+    @contextmanager
+    def hold(self, scope: str) -> Iterator[bool]:
+        config = current_app.config
+        with self._lock:
+            granted = (
+                self._total < config["LONG_POLL_MAX_WAITERS"]
+                and self._by_caller[scope] < config["LONG_POLL_MAX_WAITERS_PER_CALLER"]
+            )
+            if granted:
+                self._total += 1
+                self._by_caller[scope] += 1
+        try:
+            yield granted
+        finally:
+            if granted:
+                with self._lock:
+                    self._total -= 1
+                    self._by_caller[scope] -= 1
+                    if not self._by_caller[scope]:
+                        del self._by_caller[scope]
+
+
+WAITERS = WaiterSlots()
+
+
+def wait_for_terminal(job_id: uuid.UUID, caller: Caller, seconds: float) -> tuple[Job, bool]:
+    """Long-poll: the job as soon as it is terminal, or as it stands after `seconds`; the flag
+    is False when no waiting slot was free (the job as it stands now, at once)."""
+    job = get_visible(job_id, caller)
+    if job.is_terminal:
+        return job, True
+    with WAITERS.hold(caller.scope) as granted:
+        if not granted:
+            return job, False
+        deadline = time.monotonic() + seconds
+        while not job.is_terminal and time.monotonic() < deadline:
+            time.sleep(min(LONG_POLL_INTERVAL_SECONDS, max(0.0, deadline - time.monotonic())))
+            job = get_visible(job_id, caller)
+    return job, True
 
 
 def list_for(caller: Caller, kind: str | None, status: str | None) -> Select[Job]:

@@ -27,9 +27,11 @@ class HealthSchema(Schema):
 
 @blp.route("/health")
 @blp.response(200, HealthSchema)
+@blp.alt_response(401, description="METRICS_TOKEN is set and the bearer token is not it.")
 @blp.alt_response(503, schema=HealthSchema, description="The database is unreachable.")
 def health() -> tuple[dict[str, Any], int]:
-    """Database, Redis, broker and workers."""
+    """Database, Redis, broker and workers (needs `Bearer <METRICS_TOKEN>` when it is set)."""
+    service.require_operator()
     return service.health()
 
 
@@ -53,7 +55,8 @@ def ready() -> dict[str, Any] | Response:
 @blp.route("/metrics")
 @blp.doc(responses={200: {"description": "Prometheus text format."}})
 def metrics() -> Response:
-    """Prometheus metrics."""
+    """Prometheus metrics (needs `Bearer <METRICS_TOKEN>` when it is set)."""
+    service.require_operator()
     return metrics_response(current_app)
 
 

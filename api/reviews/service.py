@@ -45,10 +45,14 @@ def _photos(review: Review, author_id: uuid.UUID, media_ids: list[uuid.UUID]) ->
     ]
 
 
+def _needs_moderation(caller: Caller) -> bool:
+    return bool(current_app.config["REVIEWS_REQUIRE_MODERATION"]) and not caller.is_staff
+
+
 def create(caller: Caller, data: dict[str, Any]) -> Review:
     assert caller.user_id is not None
     check_target(data["target"])
-    moderated = current_app.config["REVIEWS_REQUIRE_MODERATION"] and not caller.is_staff
+    moderated = _needs_moderation(caller)
     review = Review(
         id=uuid.uuid4(),
         author_id=caller.user_id,
@@ -87,6 +91,9 @@ def update(caller: Caller, review_id: uuid.UUID, changes: dict[str, Any]) -> Rev
             setattr(review, field, changes[field])
     if "media_ids" in changes:
         _photos(review, review.author_id, changes["media_ids"])
+    edited = any(field in changes for field in ("rating", "title", "content", "media_ids"))
+    if edited and _needs_moderation(caller):  # an approved review edited is approved again
+        review.status = ReviewStatus.PENDING
     response_cache.bump("reviews")
     return review
 
