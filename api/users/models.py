@@ -28,6 +28,9 @@ class User(TimestampMixin, Model):
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     email: Mapped[str | None] = mapped_column(String(254), unique=True)  # WeChat gives none
+    # A new address asked for (PATCH /auth/me): it replaces `email` only once its owner follows
+    # the link sent to it, so a stolen session alone cannot move the account elsewhere.
+    pending_email: Mapped[str | None] = mapped_column(String(254))
     username: Mapped[str] = mapped_column(String(30))
     full_name: Mapped[str | None] = mapped_column(String(100))
     password_hash: Mapped[str | None] = mapped_column(String(255))  # none for OAuth-only

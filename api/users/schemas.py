@@ -45,6 +45,13 @@ class PublicUserSchema(Schema):
 
 class UserSchema(PublicUserSchema):
     email = fields.String(allow_none=True)
+    pending_email = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "A new address asked for; it becomes `email` once the link sent to "
+            "it is followed. Until then `email` stays the sign-in and receives password resets."
+        },
+    )
     role = fields.String(metadata={"enum": ROLES})
     is_verified = fields.Boolean()
     auth_provider = fields.String()
