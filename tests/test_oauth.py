@@ -10,6 +10,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.conftest import PASSWORD, create_user, sql
 from tests.support.fake_oauth import CLIENT_ID, FakeOAuthProvider
+from tests.test_auth import link_token, wait_for_emails
 
 
 @pytest.fixture
@@ -151,6 +152,34 @@ def test_pre_account_takeover_the_squatters_password_and_sessions_die_when_the_o
     assert "gmail" not in record.getMessage().lower()  # no email addresses in logs
     again = sign_in_with_google(client, provider, sub="g-owner", email="victim@gmail.test")
     assert again.status_code == 200
+
+
+def test_pre_account_takeover_the_squatters_pending_email_change_dies_too(
+    oauth_client, provider, worker, tmp_path
+):
+    client = oauth_client
+    assert client.post("/api/v1/auth/register", json=SQUATTER).status_code == 201
+    squatter = password_login(client, SQUATTER["email"], SQUATTER["password"]).get_json()
+    asked = client.patch(
+        "/api/v1/auth/me",
+        headers=bearer(squatter["access_token"]),
+        json={"email": "squatter@evil.test", "current_password": SQUATTER["password"]},
+    )
+    assert asked.status_code == 200
+    [link] = wait_for_emails(tmp_path / "outbox", "squatter@evil.test", 1)
+
+    assert (
+        sign_in_with_google(client, provider, sub="g-owner", email="victim@gmail.test").status_code
+        == 200
+    )
+
+    followed = client.post("/api/v1/auth/verify-email", json={"token": link_token(link)})
+    assert followed.status_code == 400
+    assert sql(client.application, "SELECT email, pending_email FROM users") == [
+        ("victim@gmail.test", None)
+    ]
+    to_owner = wait_for_emails(tmp_path / "outbox", "victim@gmail.test", 2)  # sign-up, notice
+    assert any("being changed" in text for text in to_owner)
 
 
 def test_pre_account_takeover_other_sign_ins_of_the_unverified_account_are_unlinked(

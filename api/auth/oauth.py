@@ -115,10 +115,10 @@ def _reclaim_unproven(user: User, provider: str) -> None:
     """The provider has just proved who owns this address; whoever set the account up never
     did (it may be a squatter who registered someone else's address, waiting for its owner).
     So everything they could still use stops working before the owner gets the account: the
-    password, every session and any other sign-in linked to it."""
+    password, every session, a pending email change and any other sign-in linked to it."""
     had_password = user.password_hash is not None
     user.password_hash = None
-    user.end_sessions()
+    user.end_sessions()  # also drops a pending email change
     unlinked = affected(delete(OAuthIdentity).where(OAuthIdentity.user_id == user.id))
     log.warning(
         "%s sign-in proved the email of unverified account %s: linked after clearing its "

@@ -56,8 +56,10 @@ class User(TimestampMixin, Model):
     last_login_at: Mapped[datetime | None]
 
     def end_sessions(self) -> None:
-        """Every token issued so far stops working (checked on every request)."""
+        """Every token issued so far stops working (checked on every request), and so does an
+        email change asked for under them: it may have been asked by whoever is being shut out."""
         self.session_version += 1
+        self.pending_email = None
 
 
 # Usernames are unique regardless of case (emails are stored lower-cased, usernames as typed).

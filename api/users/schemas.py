@@ -80,6 +80,11 @@ class ProfileUpdateSchema(Schema):
     timezone = Text(allow_none=True, validate=known_timezone)
     testimonial = Text(allow_none=True, multiline=True, validate=validate.Length(max=500))
     avatar_media_id = fields.UUID(allow_none=True)
+    current_password = fields.String(
+        load_only=True,
+        validate=validate.Length(max=1024),
+        metadata={"description": "Needed to change `email` (and only for that)."},
+    )
 
 
 class AdminUserUpdateSchema(Schema):
