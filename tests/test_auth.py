@@ -387,31 +387,181 @@ def test_profile_update_and_validation(client):
     }
 
 
-def test_changing_the_email_unverifies_it_and_sends_a_new_link(app, client, worker, tmp_path):
-    user_id = create_user(app, username="ketut", email="ketut@example.com", verified=True)
+KETUT = "ketut@example.com"
+KETUT_NEW = "ketut@bali.example"
+
+
+def account_row(app, user_id):
+    return sql(
+        app,
+        "SELECT email, pending_email, is_verified FROM users WHERE id = :id",
+        id=user_id,
+    )[0]
+
+
+def ask_for_new_email(client, headers, password=PASSWORD, **fields):
+    body = {"email": "Ketut@Bali.example", "current_password": password, **fields}
+    return client.patch("/api/v1/auth/me", headers=headers, json=body)
+
+
+def test_stolen_token_email_change_needs_the_current_password(app, client):
+    """A bearer token alone (stolen, 30 minutes) must not move the account to another address:
+    that plus a password reset sent there would be a permanent takeover."""
+    user_id = create_user(app, username="ketut", email=KETUT, verified=True)
+    create_user(app, username="taken", email="taken@example.com")
+    headers = token_for(app, user_id)
+
+    attempts = [
+        {"email": "thief@evil.example"},
+        {"email": "thief@evil.example", "current_password": "Wrong-guess-2026"},
+        {"email": "thief@evil.example", "current_password": ""},
+        {"email": "thief@evil.example", "bio": "Owned."},
+        {"email": "taken@example.com"},  # 422, not 409: a token alone learns nothing
+    ]
+
+    for body in attempts:
+        response = client.patch("/api/v1/auth/me", headers=headers, json=body)
+        assert response.status_code == 422, body
+        assert response.content_type == "application/problem+json"
+        assert "current_password" in response.get_json()["errors"], body
+    assert account_row(app, user_id) == (KETUT, None, True)
+    assert sql(app, "SELECT bio FROM users WHERE id = :id", id=user_id) == [(None,)]
+    assert sql(app, "SELECT count(*) FROM jobs") == [(0,)]  # no email was queued
+    # Other fields, and the unchanged address a form sends back, need no password.
+    same = client.patch(
+        "/api/v1/auth/me", headers=headers, json={"email": "KETUT@example.com", "bio": "Hi"}
+    )
+    assert same.status_code == 200
+    assert same.get_json()["bio"] == "Hi"
+    assert account_row(app, user_id) == (KETUT, None, True)
+
+
+def test_stolen_token_email_change_stays_pending_until_the_new_address_confirms(
+    app, client, worker, tmp_path
+):
+    outbox = tmp_path / "outbox"
+    user_id = create_user(app, username="ketut", email=KETUT, verified=True)
+    headers = token_for(app, user_id)
+
+    response = ask_for_new_email(client, headers, full_name="Ketut Bali")
+
+    assert response.status_code == 200
+    me = response.get_json()
+    assert (me["email"], me["pending_email"], me["is_verified"]) == (KETUT, KETUT_NEW, True)
+    assert me["full_name"] == "Ketut Bali"
+    assert "current_password" not in me
+    assert account_row(app, user_id) == (KETUT, KETUT_NEW, True)
+    [confirmation] = wait_for_emails(outbox, KETUT_NEW, 1)
+    assert "Confirm your new BaliBlissed email address" in confirmation
+    [notice] = wait_for_emails(outbox, KETUT, 1)
+    assert "being changed" in notice
+    assert "k***@bali.example" in notice
+    assert KETUT_NEW not in notice  # the old mailbox is told, not handed the new address
+    assert "token=" not in notice
+    # Meanwhile the current address is the sign-in and gets the password resets; the new one
+    # gets nothing.
+    assert login(client, KETUT_NEW, PASSWORD).status_code == 401
+    assert login(client, KETUT, PASSWORD).status_code == 200
+    for address in (KETUT_NEW, KETUT):
+        forgot = client.post("/api/v1/auth/password/forgot", json={"email": address})
+        assert forgot.status_code == 202
+    assert any("reset-password" in text for text in wait_for_emails(outbox, KETUT, 2))
+    assert sql(app, "SELECT count(*) FROM jobs WHERE payload->>'template' = 'password_reset'") == [
+        (1,)
+    ]
+    assert len(emails_to(outbox, KETUT_NEW)) == 1
+
+    confirmed = client.post("/api/v1/auth/verify-email", json={"token": link_token(confirmation)})
+
+    assert confirmed.status_code == 204
+    assert account_row(app, user_id) == (KETUT_NEW, None, True)
+    me = client.get("/api/v1/auth/me", headers=headers).get_json()
+    assert (me["email"], me["pending_email"]) == (KETUT_NEW, None)
+    assert login(client, KETUT_NEW, PASSWORD).status_code == 200
+    assert login(client, KETUT, PASSWORD).status_code == 401
+    again = client.post("/api/v1/auth/verify-email", json={"token": link_token(confirmation)})
+    assert again.status_code == 400
+
+
+def test_an_unverified_account_changing_its_email_is_verified_by_the_new_link(
+    app, client, worker, tmp_path
+):
+    user_id = create_user(app, username="ketut", email="ketut@typo.example", verified=False)
+    headers = token_for(app, user_id)
+
+    assert ask_for_new_email(client, headers).status_code == 200
+
+    [confirmation] = wait_for_emails(tmp_path / "outbox", KETUT_NEW, 1)
+    token = link_token(confirmation)
+    assert client.post("/api/v1/auth/verify-email", json={"token": token}).status_code == 204
+    assert account_row(app, user_id) == (KETUT_NEW, None, True)
+
+
+def test_an_account_without_a_password_is_told_to_set_one_before_changing_its_email(app, client):
+    user_id = create_user(app, username="ketut", email=KETUT, verified=True)
+    sql(app, "UPDATE users SET password_hash = NULL WHERE id = :id", id=user_id)  # OAuth-only
     headers = token_for(app, user_id)
 
     response = client.patch(
-        "/api/v1/auth/me", headers=headers, json={"email": "Ketut@Bali.example"}
+        "/api/v1/auth/me", headers=headers, json={"email": KETUT_NEW, "current_password": "x"}
     )
 
-    assert response.status_code == 200
-    assert response.get_json()["email"] == "ketut@bali.example"
-    assert response.get_json()["is_verified"] is False
-    [email] = wait_for_emails(tmp_path / "outbox", "ketut@bali.example", 1)
-    assert (
-        client.post("/api/v1/auth/verify-email", json={"token": link_token(email)}).status_code
-        == 204
-    )
+    assert response.status_code == 422
+    [message] = response.get_json()["errors"]["current_password"]
+    assert "no password" in message
+    assert "password reset" in message
+    assert account_row(app, user_id) == (KETUT, None, True)
 
 
 def test_email_change_to_a_taken_address_is_409(app, client):
     create_user(app, username="taken", email="taken@example.com")
     headers = token_for(app)
 
-    response = client.patch("/api/v1/auth/me", headers=headers, json={"email": "TAKEN@example.com"})
+    response = client.patch(
+        "/api/v1/auth/me",
+        headers=headers,
+        json={"email": "TAKEN@example.com", "current_password": PASSWORD},
+    )
 
     assert response.status_code == 409
+    assert response.get_json()["code"] == "email_taken"
+
+
+def test_an_address_taken_before_its_link_is_followed_is_409(app, client, worker, tmp_path):
+    user_id = create_user(app, username="ketut", email=KETUT, verified=True)
+    headers = token_for(app, user_id)
+    assert ask_for_new_email(client, headers).status_code == 200
+    [confirmation] = wait_for_emails(tmp_path / "outbox", KETUT_NEW, 1)
+    assert register(client, email=KETUT_NEW, username="quicker").status_code == 201
+
+    response = client.post("/api/v1/auth/verify-email", json={"token": link_token(confirmation)})
+
+    assert response.status_code == 409
+    assert response.get_json()["code"] == "email_taken"
+    assert account_row(app, user_id) == (KETUT, KETUT_NEW, True)
+
+
+def test_stolen_token_email_change_is_cancelled_by_a_password_change(app, client, worker, tmp_path):
+    """The owner, told by the notice, changes the password: the thief's pending address (and
+    its link) must not survive, or following it would still hand the account over."""
+    user_id = create_user(app, username="ketut", email=KETUT, verified=True)
+    thief = token_for(app, user_id)
+    assert ask_for_new_email(client, thief).status_code == 200
+    [confirmation] = wait_for_emails(tmp_path / "outbox", KETUT_NEW, 1)
+    owner = bearer(login(client, KETUT, PASSWORD).get_json()["access_token"])
+
+    changed = client.post(
+        "/api/v1/auth/password/change",
+        headers=owner,
+        json={"current_password": PASSWORD, "new_password": "Kelingking-Beach-42"},
+    )
+
+    assert changed.status_code == 204
+    assert account_row(app, user_id) == (KETUT, None, True)
+    response = client.post("/api/v1/auth/verify-email", json={"token": link_token(confirmation)})
+    assert response.status_code == 400
+    assert response.get_json()["code"] == "invalid_token"
+    assert account_row(app, user_id) == (KETUT, None, True)
 
 
 def test_resend_verification_is_limited_to_three_per_day(client, worker, tmp_path):

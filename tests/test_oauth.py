@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from tests.conftest import create_user, sql
+from tests.conftest import PASSWORD, create_user, sql
 from tests.support.fake_oauth import CLIENT_ID, FakeOAuthProvider
+from tests.test_auth import link_token, wait_for_emails
 
 
 @pytest.fixture
@@ -84,6 +86,146 @@ def test_google_links_an_existing_account_by_verified_email(oauth_client, provid
         "JOIN oauth_identities i ON i.user_id = u.id",
     )
     assert rows == [(user_id, True, "google", "g-9")]
+
+
+def sign_in_with_google(client, provider, *, sub, email, verified=True):
+    location = start(client)
+    code = provider.authorize_google(location, sub=sub, email=email, verified=verified)
+    return client.get(
+        f"/api/v1/auth/oauth/google/callback?code={code}&state={query_of(location)['state']}"
+    )
+
+
+def bearer(token):
+    return {"Authorization": f"Bearer {token}"}
+
+
+SQUATTER = {
+    "email": "victim@gmail.test",
+    "username": "squatter",
+    "password": "Squatting-in-Seminyak-77",
+}
+
+
+def password_login(client, login, password):
+    return client.post("/api/v1/auth/login", json={"login": login, "password": password})
+
+
+def test_pre_account_takeover_the_squatters_password_and_sessions_die_when_the_owner_signs_in(
+    oauth_client, provider, caplog
+):
+    """Someone registers the victim's address with a password and never verifies it; when the
+    real owner signs in with Google, what the squatter set up must stop working at once."""
+    client = oauth_client
+    assert client.post("/api/v1/auth/register", json=SQUATTER).status_code == 201
+    squatter = password_login(client, SQUATTER["email"], SQUATTER["password"]).get_json()
+    assert (
+        client.get("/api/v1/auth/me", headers=bearer(squatter["access_token"])).status_code == 200
+    )
+
+    with caplog.at_level(logging.WARNING, logger="api.auth.oauth"):
+        owner = sign_in_with_google(client, provider, sub="g-owner", email="Victim@Gmail.test")
+
+    assert owner.status_code == 200, owner.get_json()
+    assert password_login(client, SQUATTER["email"], SQUATTER["password"]).status_code == 401
+    assert password_login(client, "squatter", SQUATTER["password"]).status_code == 401
+    assert (
+        client.get("/api/v1/auth/me", headers=bearer(squatter["access_token"])).status_code == 401
+    )
+    refresh = client.post("/api/v1/auth/refresh", headers=bearer(squatter["refresh_token"]))
+    assert refresh.status_code == 401
+    me = client.get("/api/v1/auth/me", headers=bearer(owner.get_json()["access_token"]))
+    assert me.status_code == 200
+    assert me.get_json()["email"] == "victim@gmail.test"
+    assert me.get_json()["is_verified"] is True
+    rows = sql(
+        client.application,
+        "SELECT u.id, u.password_hash, i.subject FROM users u "
+        "JOIN oauth_identities i ON i.user_id = u.id",
+    )
+    assert [(str(row[0]), row[1], row[2]) for row in rows] == [
+        (me.get_json()["id"], None, "g-owner")
+    ]
+    [record] = [r for r in caplog.records if r.name == "api.auth.oauth"]
+    assert me.get_json()["id"] in record.getMessage()
+    assert "password" in record.getMessage()
+    assert "gmail" not in record.getMessage().lower()  # no email addresses in logs
+    again = sign_in_with_google(client, provider, sub="g-owner", email="victim@gmail.test")
+    assert again.status_code == 200
+
+
+def test_pre_account_takeover_the_squatters_pending_email_change_dies_too(
+    oauth_client, provider, worker, tmp_path
+):
+    client = oauth_client
+    assert client.post("/api/v1/auth/register", json=SQUATTER).status_code == 201
+    squatter = password_login(client, SQUATTER["email"], SQUATTER["password"]).get_json()
+    asked = client.patch(
+        "/api/v1/auth/me",
+        headers=bearer(squatter["access_token"]),
+        json={"email": "squatter@evil.test", "current_password": SQUATTER["password"]},
+    )
+    assert asked.status_code == 200
+    [link] = wait_for_emails(tmp_path / "outbox", "squatter@evil.test", 1)
+
+    assert (
+        sign_in_with_google(client, provider, sub="g-owner", email="victim@gmail.test").status_code
+        == 200
+    )
+
+    followed = client.post("/api/v1/auth/verify-email", json={"token": link_token(link)})
+    assert followed.status_code == 400
+    assert sql(client.application, "SELECT email, pending_email FROM users") == [
+        ("victim@gmail.test", None)
+    ]
+    to_owner = wait_for_emails(tmp_path / "outbox", "victim@gmail.test", 2)  # sign-up, notice
+    assert any("being changed" in text for text in to_owner)
+
+
+def test_pre_account_takeover_other_sign_ins_of_the_unverified_account_are_unlinked(
+    oauth_client, provider
+):
+    """An unverified account may carry another provider's sign-in (set up by whoever
+    registered the address); the owner proving the address must not share the account."""
+    user_id = create_user(
+        oauth_client.application, username="made", email="made@gmail.test", verified=False
+    )
+    sql(
+        oauth_client.application,
+        "INSERT INTO oauth_identities (id, user_id, provider, subject, created_at, updated_at) "
+        "VALUES (gen_random_uuid(), :uid, 'wechat', 'u-squatter', now(), now())",
+        uid=user_id,
+    )
+
+    response = sign_in_with_google(oauth_client, provider, sub="g-made", email="made@gmail.test")
+
+    assert response.status_code == 200
+    assert sql(oauth_client.application, "SELECT provider, subject FROM oauth_identities") == [
+        ("google", "g-made")
+    ]
+
+
+def test_a_verified_account_is_linked_and_keeps_its_password_and_sessions(
+    oauth_client, provider, caplog
+):
+    """Its owner proved the address already: linking Google takes nothing away."""
+    app = oauth_client.application
+    user_id = create_user(app, username="ketut", email="ketut@gmail.test", verified=True)
+    before = password_login(oauth_client, "ketut", PASSWORD).get_json()
+
+    with caplog.at_level(logging.WARNING, logger="api.auth.oauth"):
+        response = sign_in_with_google(
+            oauth_client, provider, sub="g-ketut", email="ketut@gmail.test"
+        )
+
+    assert response.status_code == 200
+    assert password_login(oauth_client, "ketut@gmail.test", PASSWORD).status_code == 200
+    assert (
+        oauth_client.get("/api/v1/auth/me", headers=bearer(before["access_token"])).status_code
+        == 200
+    )
+    assert sql(app, "SELECT user_id, subject FROM oauth_identities") == [(user_id, "g-ketut")]
+    assert not [r for r in caplog.records if r.name == "api.auth.oauth"]
 
 
 def test_an_unverified_google_email_does_not_take_over_an_account(oauth_client, provider):

@@ -5,15 +5,17 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 import re
 import secrets
 import uuid
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from api.auth import service as accounts
+from api.database import affected
 from api.errors import ApiError, Forbidden, NotFound
 from api.extensions import db, oauth_providers, security_store
 from api.integrations.errors import IntegrationError
@@ -21,6 +23,8 @@ from api.integrations.oauth import AuthorizationRequest, OAuthProfile, OAuthProv
 from api.users.models import OAuthIdentity, User
 
 STATE_KEY = "oauth-state:{}"
+
+log = logging.getLogger(__name__)
 
 
 def _provider(name: str) -> OAuthProvider:
@@ -86,6 +90,8 @@ def link_or_create(profile: OAuthProfile) -> User:
     user = db.session.get(User, identity.user_id) if identity else None
     if user is None and profile.email and profile.email_verified:
         user = db.session.scalar(select(User).where(User.email == profile.email))
+        if user is not None and user.is_active and not user.is_verified:
+            _reclaim_unproven(user, profile.provider)  # (a disabled one is refused below)
         if user is not None:
             user.is_verified = True  # the provider vouches for the address
     if user is None:
@@ -103,6 +109,25 @@ def link_or_create(profile: OAuthProfile) -> User:
         )
     db.session.flush()
     return user
+
+
+def _reclaim_unproven(user: User, provider: str) -> None:
+    """The provider has just proved who owns this address; whoever set the account up never
+    did (it may be a squatter who registered someone else's address, waiting for its owner).
+    So everything they could still use stops working before the owner gets the account: the
+    password, every session, a pending email change and any other sign-in linked to it."""
+    had_password = user.password_hash is not None
+    user.password_hash = None
+    user.end_sessions()  # also drops a pending email change
+    unlinked = affected(delete(OAuthIdentity).where(OAuthIdentity.user_id == user.id))
+    log.warning(
+        "%s sign-in proved the email of unverified account %s: linked after clearing its "
+        "password (had one: %s), ending its sessions and unlinking %d other sign-ins",
+        provider,
+        user.id,
+        had_password,
+        unlinked,
+    )
 
 
 def _new_user(profile: OAuthProfile) -> User:

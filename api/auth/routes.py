@@ -85,8 +85,10 @@ def me() -> User:
 @blp.arguments(ProfileUpdateSchema)
 @blp.response(200, UserSchema)
 @blp.alt_response(409, description="Email or username already used.")
+@blp.alt_response(422, description="Invalid fields, or a new email without the right password.")
 def update_me(changes: dict[str, Any]) -> User:
-    """Edit the profile; a new email must be verified again."""
+    """Edit the profile. A new `email` needs `current_password` and stays `pending_email`
+    until the link sent to it is followed; the current address is told."""
     return accounts.update_profile(require_user().account, changes)
 
 
@@ -119,8 +121,9 @@ def reset_password(data: dict[str, Any]) -> None:
 @blp.route("/verify-email", methods=["POST"])
 @blp.arguments(TokenSchema)
 @blp.response(204)
+@blp.alt_response(409, description="The new address was taken by another account meanwhile.")
 def verify_email(data: dict[str, Any]) -> None:
-    """Confirm the email address with the emailed token."""
+    """Confirm the email address with the emailed token (a pending new one becomes the email)."""
     accounts.verify_email(data["token"])
 
 

@@ -204,12 +204,43 @@ def resend_verification(email: str) -> None:
 
 
 def verify_email(token: str) -> None:
+    """Confirm the address a link was sent to: the account's email, or a pending new address
+    (its token carries `ver`), which then replaces the email."""
     claims = tokens.read_one_time_token("verify-email", token)
     user = db.session.get(User, uuid.UUID(claims["uid"]))
+    if user is not None and "ver" in claims:
+        _confirm_email_change(user, claims)
+        return
     if user is None or user.email != claims["email"]:
         raise ApiError("This link is not valid for your current email.", code="invalid_token")
     tokens.spend_one_time_token("verify-email", claims)
     user.is_verified = True
+
+
+def _confirm_email_change(user: User, claims: dict[str, Any]) -> None:
+    """Move the account to the new address, if that change still stands: not replaced by
+    another, not cancelled by ending the sessions (a password change or reset, an OAuth sign-in
+    reclaiming the account), and the address not taken by another account meanwhile."""
+    address = claims["email"]
+    if address != user.pending_email or claims["ver"] != str(user.session_version):
+        raise ApiError(
+            "This email change was replaced or cancelled; ask for it again.",
+            code="invalid_token",
+        )
+    taken = Conflict(
+        "Another account has started using this address since the change was asked for, so it "
+        "cannot move to this account. Your email is unchanged.",
+        code="email_taken",
+    )
+    if db.session.scalar(select(User.id).where(User.email == address, User.id != user.id).limit(1)):
+        raise taken
+    user.email, user.pending_email, user.is_verified = address, None, True
+    try:
+        db.session.flush()
+    except IntegrityError as exc:  # a concurrent registration or change won the race
+        db.session.rollback()
+        raise taken from exc
+    tokens.spend_one_time_token("verify-email", claims)
 
 
 # --- passwords -------------------------------------------------------------------------------
@@ -258,15 +289,41 @@ def _set_password(user: User, new_password: str) -> None:
 
 
 def update_profile(user: User, changes: dict[str, Any]) -> User:
-    if "email" in changes:
-        changes["email"] = normalise_email(changes["email"])
-    _ensure_available(changes.get("email"), changes.get("username"), exclude=user.id)
+    """Edit the profile. A new email needs the current password and only becomes pending until
+    the link sent to it is followed (`verify_email`): a stolen access token alone can neither
+    move the account to another address nor, through a reset sent there, take it over."""
+    changes = dict(changes)
+    current_password = changes.pop("current_password", None)
+    new_email = changes.pop("email", None)
+    if new_email is not None:
+        new_email = normalise_email(new_email)
+        if new_email == user.email:  # unchanged (a form sending every field): nothing to prove
+            new_email = None
+        else:
+            _require_current_password(user, current_password)
+    _ensure_available(new_email, changes.get("username"), exclude=user.id)
     if changes.get("avatar_media_id"):
         media.require_usable(changes["avatar_media_id"], user.id, "avatar_media_id", "image")
-    email_changed = "email" in changes and changes["email"] != user.email
     for field, value in changes.items():
         setattr(user, field, value)
-    if email_changed:
-        user.is_verified = False
-        emails.send_verification(user)
+    if new_email is not None:
+        user.pending_email = new_email
+        emails.send_email_change(user, new_email)
     return user
+
+
+def _require_current_password(user: User, password: str | None) -> None:
+    """The proof an email change needs beyond the bearer token: checked before anything else,
+    so a token alone cannot even learn which addresses are taken."""
+    if not user.password_hash:
+        message = (
+            "This account has no password yet. Set one through the password reset flow "
+            "(POST /api/v1/auth/password/forgot), then change the email with it."
+        )
+        raise ValidationFailed(message, errors={"current_password": [message]})
+    if not password:
+        message = "Your current password is needed to change the email."
+        raise ValidationFailed(message, errors={"current_password": [message]})
+    if not passwords.verify_password(user.password_hash, password, _level()):
+        message = "The current password is wrong."
+        raise ValidationFailed(message, errors={"current_password": [message]})

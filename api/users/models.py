@@ -28,6 +28,9 @@ class User(TimestampMixin, Model):
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
     email: Mapped[str | None] = mapped_column(String(254), unique=True)  # WeChat gives none
+    # A new address asked for (PATCH /auth/me): it replaces `email` only once its owner follows
+    # the link sent to it, so a stolen session alone cannot move the account elsewhere.
+    pending_email: Mapped[str | None] = mapped_column(String(254))
     username: Mapped[str] = mapped_column(String(30))
     full_name: Mapped[str | None] = mapped_column(String(100))
     password_hash: Mapped[str | None] = mapped_column(String(255))  # none for OAuth-only
@@ -53,8 +56,10 @@ class User(TimestampMixin, Model):
     last_login_at: Mapped[datetime | None]
 
     def end_sessions(self) -> None:
-        """Every token issued so far stops working (checked on every request)."""
+        """Every token issued so far stops working (checked on every request), and so does an
+        email change asked for under them: it may have been asked by whoever is being shut out."""
         self.session_version += 1
+        self.pending_email = None
 
 
 # Usernames are unique regardless of case (emails are stored lower-cased, usernames as typed).

@@ -45,6 +45,13 @@ class PublicUserSchema(Schema):
 
 class UserSchema(PublicUserSchema):
     email = fields.String(allow_none=True)
+    pending_email = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "A new address asked for; it becomes `email` once the link sent to "
+            "it is followed. Until then `email` stays the sign-in and receives password resets."
+        },
+    )
     role = fields.String(metadata={"enum": ROLES})
     is_verified = fields.Boolean()
     auth_provider = fields.String()
@@ -73,6 +80,11 @@ class ProfileUpdateSchema(Schema):
     timezone = Text(allow_none=True, validate=known_timezone)
     testimonial = Text(allow_none=True, multiline=True, validate=validate.Length(max=500))
     avatar_media_id = fields.UUID(allow_none=True)
+    current_password = fields.String(
+        load_only=True,
+        validate=validate.Length(max=1024),
+        metadata={"description": "Needed to change `email` (and only for that)."},
+    )
 
 
 class AdminUserUpdateSchema(Schema):
