@@ -1,0 +1,78 @@
+"""The blog renderer: what authors get from Markdown, and inputs that must not hang or crash it.
+
+Timeouts bound the hostile inputs instead of timing assertions: a regression to a quadratic or
+recursive renderer fails by timeout or by exception, never by a flaky clock.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from api.blog import text
+
+CAP = 50_000  # the schema's longest content
+
+
+def test_authors_keep_tables_strikethrough_code_links_images_and_autolinks():
+    html = text.render(
+        "# Title\n\n"
+        '~~closed~~ and [the map](https://map.test "Map") ![Ubud](https://img.test/u.png) '
+        "<https://auto.test> <me@mail.test>\n\n"
+        "| Day | Place |\n|:----|------:|\n| 1 | Ubud |\n\n"
+        "```python\nprint(1 < 2)\n```\n"
+    )
+
+    assert "<h2>Title</h2>" in html  # the page title is the only h1
+    assert "<h1" not in html
+    assert "<s>closed</s>" in html
+    assert (
+        '<a href="https://map.test" title="Map" rel="nofollow noopener noreferrer">the map</a>'
+        in html
+    )
+    assert '<img src="https://img.test/u.png" alt="Ubud">' in html
+    assert (
+        '<a href="https://auto.test" rel="nofollow noopener noreferrer">https://auto.test</a>'
+        in html
+    )
+    assert '<a href="mailto:me@mail.test" rel="nofollow noopener noreferrer">' in html
+    assert '<th align="left">Day</th>' in html
+    assert '<td align="right">Ubud</td>' in html
+    assert '<pre><code class="language-python">print(1 &lt; 2)\n</code></pre>' in html
+
+
+def test_javascript_links_and_raw_html_are_sanitised():
+    html = text.render(
+        "[click](javascript:alert(1)) [data](data:text/html;base64,PHNjcmlwdD4=)\n\n"
+        '<script>alert(1)</script><img src="https://x.test/a.png" onerror="alert(1)">\n\n'
+        '<h1 onclick="x()">Raw title</h1>'
+    )
+
+    assert "javascript:" not in html
+    assert "data:" not in html
+    assert '<a rel="nofollow noopener noreferrer">click</a>' in html
+    assert "<script" not in html
+    assert "alert" not in html
+    assert '<img src="https://x.test/a.png">' in html
+    assert "<h2>Raw title</h2>" in html
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize("run", ["[", "![", "[a](", "*a "])
+def test_runs_of_brackets_render_in_linear_time(run):
+    """Python-Markdown took minutes on 50,000 characters of `[`."""
+    source = run * (CAP // len(run))
+
+    html = text.render(source)
+
+    assert text.plain_text(html).replace(" ", "") == source.replace(" ", "")  # all text
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize("marker", ["- ", "1. ", "> "])
+def test_deeply_nested_lists_do_not_500(marker):
+    """Python-Markdown recursed once per level and raised RecursionError (an HTTP 500)."""
+    source = marker * (CAP // len(marker) - 1) + "deepest"
+
+    html = text.render(source)
+
+    assert html.startswith(("<ul>", "<ol>", "<blockquote>"))
