@@ -76,3 +76,13 @@ def test_deeply_nested_lists_do_not_500(marker):
     html = text.render(source)
 
     assert html.startswith(("<ul>", "<ol>", "<blockquote>"))
+    assert "deepest" in html  # flattened to text below the depth limit, not dropped
+
+
+def test_blocks_nested_past_the_limit_keep_their_text_and_what_follows():
+    lists = "".join("  " * level + f"- item {level}\n" for level in range(12))
+    html = text.render(lists + "\nafter")
+
+    assert html.count("<ul>") == text.MAX_BLOCK_DEPTH // 2
+    assert "<li>item 7\n- item 8\n- item 9\n- item 10\n- item 11</li>" in html
+    assert html.endswith("<p>after</p>\n")

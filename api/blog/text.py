@@ -9,6 +9,8 @@ import unicodedata
 
 import nh3
 from markdown_it import MarkdownIt
+from markdown_it.common.utils import mdTrim
+from markdown_it.rules_block import StateBlock
 from markdown_it.rules_core import StateCore
 
 ALLOWED_TAGS = {
@@ -55,6 +57,9 @@ URL_SCHEMES = {"http", "https", "mailto"}
 WORDS_PER_MINUTE = 200
 # markdown-it's recursion guard: block containers and inline brackets nest at most this deep.
 MAX_NESTING = 20
+# Token levels of lists (two each) and quotes (one each) before the rest is flattened to text;
+# below MAX_NESTING, where markdown-it would silently drop it.
+MAX_BLOCK_DEPTH = 16
 
 
 class _Markdown(MarkdownIt):
@@ -64,12 +69,31 @@ class _Markdown(MarkdownIt):
     def __init__(self) -> None:
         super().__init__("commonmark", {"maxNesting": MAX_NESTING})
         self.enable(["table", "strikethrough"])
+        self.block.ruler.before("table", "too_deep", _flatten_too_deep)
         self.core.ruler.push("align_cells", _align_cells)
 
     def validateLink(self, url: str) -> bool:  # noqa: N802 (markdown-it's name)
         """Every destination becomes a link; nh3's scheme allow-list then decides which keep
         their `href`, so `[x](javascript:...)` renders as plain "x", not as its source."""
         return True
+
+
+def _flatten_too_deep(state: StateBlock, start: int, end: int, silent: bool) -> bool:
+    """Below MAX_BLOCK_DEPTH, the rest of a list item or quote is one paragraph of its text,
+    markers and all: markdown-it would drop it, and no real post nests that deep."""
+    if silent or state.level < MAX_BLOCK_DEPTH:
+        return False
+    line = start
+    while line < end and (state.isEmpty(line) or not 0 <= state.sCount[line] < state.blkIndent):
+        line += 1
+    state.push("paragraph_open", "p", 1).map = [start, line]
+    inline = state.push("inline", "", 0)
+    inline.content = mdTrim(state.getLines(start, line, state.blkIndent, False))
+    inline.map = [start, line]
+    inline.children = []
+    state.push("paragraph_close", "p", -1)
+    state.line = line
+    return True
 
 
 def _align_cells(state: StateCore) -> None:
