@@ -71,7 +71,7 @@ def test_runs_of_brackets_render_in_linear_time(run):
 @pytest.mark.parametrize("marker", ["- ", "1. ", "> "])
 def test_deeply_nested_lists_do_not_500(marker):
     """Python-Markdown recursed once per level and raised RecursionError (an HTTP 500)."""
-    source = marker * (CAP // len(marker) - 1) + "deepest"
+    source = marker * ((CAP - len("deepest")) // len(marker)) + "deepest"
 
     html = text.render(source)
 
@@ -86,3 +86,26 @@ def test_blocks_nested_past_the_limit_keep_their_text_and_what_follows():
     assert html.count("<ul>") == text.MAX_BLOCK_DEPTH // 2
     assert "<li>item 7\n- item 8\n- item 9\n- item 10\n- item 11</li>" in html
     assert html.endswith("<p>after</p>\n")
+
+
+def wide_tables_of_short_rows(columns: int = 100, rows: int = 650) -> str:
+    """Each one-character row is padded to `columns` cells: 65,000 cells per 1,700 characters."""
+    table = "|" + "a|" * columns + "\n|" + "-|" * columns + "\n" + "a\n" * rows + "\n"
+    return (table * (CAP // len(table)))[:CAP]
+
+
+@pytest.mark.timeout(10)
+def test_padded_table_rows_cannot_multiply_cells():
+    """markdown-it caps padding per table, not per post: 50,000 characters made 1.9 million
+    cells (over a minute)."""
+    with pytest.raises(text.Unrenderable, match="cells"):
+        text.render(wide_tables_of_short_rows())
+
+
+def test_a_long_table_within_the_cell_budget_renders_whole():
+    rows = "".join(f"|{n}|x|\n" for n in range(7_000))  # 14,002 cells
+
+    html = text.render("|n|x|\n|-|-|\n" + rows)
+
+    assert html.count("<tr>") == 7_001
+    assert "<td>6999</td>" in html

@@ -10,7 +10,7 @@ import unicodedata
 import nh3
 from markdown_it import MarkdownIt
 from markdown_it.common.utils import mdTrim
-from markdown_it.rules_block import StateBlock
+from markdown_it.rules_block import StateBlock, table
 from markdown_it.rules_core import StateCore
 
 ALLOWED_TAGS = {
@@ -60,6 +60,14 @@ MAX_NESTING = 20
 # Token levels of lists (two each) and quotes (one each) before the rest is flattened to text;
 # below MAX_NESTING, where markdown-it would silently drop it.
 MAX_BLOCK_DEPTH = 16
+# GFM pads short rows with empty cells, so a line can stand for a whole row: a few KB of
+# tables would make millions of cells. 25,000 is as many as 50,000 characters can write out.
+MAX_TABLE_CELLS = 25_000
+
+
+class Unrenderable(ValueError):
+    """Content whose rendering would cost far more than its length; the message is for the
+    author."""
 
 
 class _Markdown(MarkdownIt):
@@ -70,6 +78,7 @@ class _Markdown(MarkdownIt):
         super().__init__("commonmark", {"maxNesting": MAX_NESTING})
         self.enable(["table", "strikethrough"])
         self.block.ruler.before("table", "too_deep", _flatten_too_deep)
+        self.block.ruler.at("table", _budgeted_table, {"alt": ["paragraph", "reference"]})
         self.core.ruler.push("align_cells", _align_cells)
 
     def validateLink(self, url: str) -> bool:  # noqa: N802 (markdown-it's name)
@@ -96,6 +105,25 @@ def _flatten_too_deep(state: StateBlock, start: int, end: int, silent: bool) -> 
     return True
 
 
+def _budgeted_table(state: StateBlock, start: int, end: int, silent: bool) -> bool:
+    """A table gets only the rows that fit in what is left of MAX_TABLE_CELLS, plus one to
+    tell that it had more; so no table parses more cells than the budget."""
+    if silent:
+        return table(state, start, end, True)
+    if not table(state, start, end, True):
+        return False
+    delimiter_row = state.src[state.bMarks[start + 1] : state.eMarks[start + 1]]
+    columns = sum(1 for part in delimiter_row.split("|") if part.strip())  # as markdown-it does
+    left = MAX_TABLE_CELLS - state.env.get("table_cells", 0)
+    first = len(state.tokens)
+    table(state, start, min(end, start + 2 + left // columns), False)
+    cells = sum(token.type in ("th_open", "td_open") for token in state.tokens[first:])
+    if cells > left:
+        raise Unrenderable(f"Tables may have at most {MAX_TABLE_CELLS} cells in all.")
+    state.env["table_cells"] = MAX_TABLE_CELLS - left + cells
+    return True
+
+
 def _align_cells(state: StateCore) -> None:
     """Table alignment as `align`, which the allow-list keeps (it drops markdown-it's
     `style`)."""
@@ -111,8 +139,9 @@ _MARKDOWN = _Markdown()
 
 def render(markdown_text: str) -> str:
     """Markdown rendered, then cleaned to an allow-list: no scripts, event handlers or
-    `javascript:` links survive, whatever the author wrote."""
-    raw = _MARKDOWN.render(markdown_text)
+    `javascript:` links survive, whatever the author wrote. Raises Unrenderable for content
+    built to cost far more than its length."""
+    raw = _MARKDOWN.render(markdown_text, {})
     raw = re.sub(r"<(/?)h1\b", r"<\1h2", raw)  # the page title is the only h1
     return nh3.clean(
         raw,
