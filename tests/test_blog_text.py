@@ -109,3 +109,20 @@ def test_a_long_table_within_the_cell_budget_renders_whole():
 
     assert html.count("<tr>") == 7_001
     assert "<td>6999</td>" in html
+
+
+@pytest.mark.timeout(10)
+@pytest.mark.parametrize("definition", ["[a]: https://x.test/{long}", '[a]: /u "{long}"'])
+def test_reused_link_references_cannot_balloon_the_html(definition):
+    """A 24,000-character URL (or title) used 8,000 times rendered to 100 MB of HTML."""
+    head = definition.format(long="a" * 24_000) + "\n\n"
+    source = head + "[a]" * ((CAP - len(head)) // 3)
+
+    with pytest.raises(text.Unrenderable, match="characters of HTML"):
+        text.render(source)
+
+
+def test_references_reused_as_often_as_a_real_post_does_render():
+    html = text.render("[map]: https://maps.test/ubud\n\n" + "See the [map]. " * 1_000)
+
+    assert html.count('<a href="https://maps.test/ubud"') == 1_000

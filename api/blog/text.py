@@ -6,12 +6,14 @@ import html
 import math
 import re
 import unicodedata
+from typing import Any
 
 import nh3
 from markdown_it import MarkdownIt
 from markdown_it.common.utils import mdTrim
 from markdown_it.rules_block import StateBlock, table
 from markdown_it.rules_core import StateCore
+from markdown_it.token import Token
 
 ALLOWED_TAGS = {
     "p",
@@ -63,6 +65,12 @@ MAX_BLOCK_DEPTH = 16
 # GFM pads short rows with empty cells, so a line can stand for a whole row: a few KB of
 # tables would make millions of cells. 25,000 is as many as 50,000 characters can write out.
 MAX_TABLE_CELLS = 25_000
+# 20 times the longest content: real posts render to 2-10 times their length, but a link
+# reference definition with a long URL, reused thousands of times, renders to 100 MB.
+MAX_HTML_CHARS = 1_000_000
+
+
+TOO_LARGE = f"Renders to more than {MAX_HTML_CHARS:,} characters of HTML."
 
 
 class Unrenderable(ValueError):
@@ -141,15 +149,35 @@ def render(markdown_text: str) -> str:
     """Markdown rendered, then cleaned to an allow-list: no scripts, event handlers or
     `javascript:` links survive, whatever the author wrote. Raises Unrenderable for content
     built to cost far more than its length."""
-    raw = _MARKDOWN.render(markdown_text, {})
+    env: dict[str, Any] = {}
+    tokens = _MARKDOWN.parse(markdown_text, env)
+    if _text_size(tokens) > MAX_HTML_CHARS:  # before the renderer builds the string
+        raise Unrenderable(TOO_LARGE)
+    raw = _MARKDOWN.renderer.render(tokens, _MARKDOWN.options, env)
     raw = re.sub(r"<(/?)h1\b", r"<\1h2", raw)  # the page title is the only h1
-    return nh3.clean(
+    cleaned = nh3.clean(
         raw,
         tags=ALLOWED_TAGS,
         attributes=ALLOWED_ATTRIBUTES,
         url_schemes=URL_SCHEMES,
         link_rel="nofollow noopener noreferrer",
     )
+    if len(cleaned) > MAX_HTML_CHARS:
+        raise Unrenderable(TOO_LARGE)
+    return cleaned
+
+
+def _text_size(tokens: list[Token]) -> int:
+    """The text and attribute values markdown-it's HTML will hold, a floor on its length: the
+    links of a reused reference share one URL string until the renderer copies it out."""
+    size = 0
+    for token in tokens:
+        if token.children is not None:
+            size += _text_size(token.children)
+        else:
+            size += len(token.content)
+        size += sum(len(str(value)) for value in token.attrs.values())
+    return size
 
 
 def plain_text(rendered_html: str) -> str:
