@@ -256,6 +256,7 @@ def test_hostile_markdown_gets_a_post_or_a_422_on_content_never_a_500_or_a_hang(
     )
     reference = f"[a]: https://x.test/{'a' * 24_000}\n\n" + "[a]" * 8_000
     references = client.post("/api/v1/posts", json={**POST, "content": reference}, headers=author)
+    raw = client.post("/api/v1/posts", json={**POST, "content": "<ul><li>" * 6_250}, headers=author)
 
     assert brackets["word_count"] == 1
     assert "deepest" in nested["content_html"]
@@ -263,3 +264,5 @@ def test_hostile_markdown_gets_a_post_or_a_422_on_content_never_a_500_or_a_hang(
     assert "cells" in tables.get_json()["errors"]["content"][0]
     assert references.status_code == 422
     assert "characters of HTML" in references.get_json()["errors"]["content"][0]
+    assert raw.status_code == 422
+    assert "HTML tags" in raw.get_json()["errors"]["content"][0]

@@ -126,3 +126,29 @@ def test_references_reused_as_often_as_a_real_post_does_render():
     html = text.render("[map]: https://maps.test/ubud\n\n" + "See the [map]. " * 1_000)
 
     assert html.count('<a href="https://maps.test/ubud"') == 1_000
+
+
+@pytest.mark.timeout(10)
+def test_distinct_raw_formatting_tags_cannot_multiply_in_the_sanitiser():
+    """nh3's parser reopens unclosed formatting elements in every new paragraph; made distinct
+    by attributes, 600 of them and 390 `<p>` gave 4.5 MB of HTML and 9 s."""
+    opened = "".join(f"<b title={n}>" for n in range(600))
+    source = f"<p>{opened}</p>" + "<p>x" * 390
+
+    html = text.render(source)
+
+    assert len(html) < 50_000  # three identical ones a paragraph: ~12 KB
+    assert text.plain_text(html) == "x" * 390
+
+
+def test_raw_formatting_tags_keep_their_effect_but_not_their_attributes():
+    html = text.render('<b title="T">bold</b>, <code class="c">code</code>, <B x=1>more</B>')
+
+    assert html == "<p><b>bold</b>, <code>code</code>, <b>more</b></p>\n"
+
+
+@pytest.mark.timeout(10)
+def test_deep_raw_html_is_refused_before_the_sanitiser_walks_it():
+    """Scope checks walk the open elements: 6,250 nested `<ul><li>` took 2.4 s in nh3."""
+    with pytest.raises(text.Unrenderable, match="HTML tags"):
+        text.render("<ul><li>" * (CAP // 8))

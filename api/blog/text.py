@@ -68,6 +68,17 @@ MAX_TABLE_CELLS = 25_000
 # 20 times the longest content: real posts render to 2-10 times their length, but a link
 # reference definition with a long URL, reused thousands of times, renders to 100 MB.
 MAX_HTML_CHARS = 1_000_000
+# nh3's HTML parser (html5ever) checks scope by walking the open elements, so deep raw HTML
+# costs depth x tags; 1,000 tags keep that small, and posts need a few dozen.
+MAX_RAW_HTML_TAGS = 1_000
+# html5ever reopens unclosed formatting elements in each new block, capping identical ones
+# at three; raw ones made distinct by attributes (`<b title=1>`, `<b title=2>`...) escape the
+# cap: 13,000 characters of them and of `<p>x` took 40 s. These tags lose their attributes
+# (the allow-list keeps none of them but `title`), `a` excepted: it never nests.
+TAG_OPENING = re.compile(r"<[A-Za-z/!?]")  # html5ever reads any other `<` as text
+FORMATTING_TAG = re.compile(
+    r"<(b|big|code|em|font|i|nobr|s|small|strike|strong|tt|u)(?=[\s/])", re.IGNORECASE | re.ASCII
+)
 
 
 TOO_LARGE = f"Renders to more than {MAX_HTML_CHARS:,} characters of HTML."
@@ -88,6 +99,7 @@ class _Markdown(MarkdownIt):
         self.block.ruler.before("table", "too_deep", _flatten_too_deep)
         self.block.ruler.at("table", _budgeted_table, {"alt": ["paragraph", "reference"]})
         self.core.ruler.push("align_cells", _align_cells)
+        self.core.ruler.push("tame_raw_html", _tame_raw_html)
 
     def validateLink(self, url: str) -> bool:  # noqa: N802 (markdown-it's name)
         """Every destination becomes a link; nh3's scheme allow-list then decides which keep
@@ -140,6 +152,37 @@ def _align_cells(state: StateCore) -> None:
         if token.type in ("th_open", "td_open") and isinstance(style, str):
             del token.attrs["style"]
             token.attrs["align"] = style.removeprefix("text-align:")
+
+
+def _tame_raw_html(state: StateCore) -> None:
+    """Raw HTML limited to MAX_RAW_HTML_TAGS, its formatting tags bare."""
+    raw = [token for token in state.tokens if token.type == "html_block"] + [
+        child
+        for token in state.tokens
+        for child in token.children or ()
+        if child.type == "html_inline"
+    ]
+    if sum(len(TAG_OPENING.findall(token.content)) for token in raw) > MAX_RAW_HTML_TAGS:
+        raise Unrenderable(f"At most {MAX_RAW_HTML_TAGS} HTML tags are allowed.")
+    for token in raw:
+        token.content = _bare_formatting_tags(token.content)
+
+
+def _bare_formatting_tags(html_text: str) -> str:
+    """Each formatting start tag's attributes dropped, up to its `>`; a tag left open at the
+    end of the fragment would swallow the Markdown after it, so its `<` is escaped."""
+    parts, pos = [], 0
+    while match := FORMATTING_TAG.search(html_text, pos):
+        end = html_text.find(">", match.end())
+        if end == -1:  # nor does any later one close: escape them all
+            parts.append(html_text[pos : match.start()])
+            parts.append(FORMATTING_TAG.sub(r"&lt;\1", html_text[match.start() :]))
+            pos = len(html_text)
+            break
+        parts.append(f"{html_text[pos : match.start()]}<{match.group(1)}>")
+        pos = end + 1
+    parts.append(html_text[pos:])
+    return "".join(parts)
 
 
 _MARKDOWN = _Markdown()
