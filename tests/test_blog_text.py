@@ -57,7 +57,7 @@ def test_javascript_links_and_raw_html_are_sanitised():
 
 
 @pytest.mark.timeout(10)
-@pytest.mark.parametrize("run", ["[", "![", "[a](", "*a "])
+@pytest.mark.parametrize("run", ["[", "![", "[a]("])
 def test_runs_of_brackets_render_in_linear_time(run):
     """Python-Markdown took minutes on 50,000 characters of `[`."""
     source = run * (CAP // len(run))
@@ -131,14 +131,13 @@ def test_references_reused_as_often_as_a_real_post_does_render():
 @pytest.mark.timeout(10)
 def test_distinct_raw_formatting_tags_cannot_multiply_in_the_sanitiser():
     """nh3's parser reopens unclosed formatting elements in every new paragraph; made distinct
-    by attributes, 600 of them and 390 `<p>` gave 4.5 MB of HTML and 9 s."""
+    by attributes, 600 of them and 390 `<p>` gave 4.4 MB of HTML and 9 s."""
     opened = "".join(f"<b title={n}>" for n in range(600))
-    source = f"<p>{opened}</p>" + "<p>x" * 390
 
-    html = text.render(source)
+    html = text.render("x " + opened + "<p>x" * 390)
 
     assert len(html) < 50_000  # three identical ones a paragraph: ~12 KB
-    assert text.plain_text(html) == "x" * 390
+    assert text.plain_text(html) == "x " + "x" * 390
 
 
 def test_raw_formatting_tags_keep_their_effect_but_not_their_attributes():
