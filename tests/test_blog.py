@@ -243,3 +243,26 @@ def test_cache_hits_are_free_but_misses_are_rate_limited(make_app):
     limited = client.get("/api/v1/posts?q=other")
     assert limited.get_json()["code"] == "rate_limited"
     assert int(limited.headers["Retry-After"]) > 0
+
+
+@pytest.mark.timeout(60)
+def test_hostile_markdown_gets_a_post_or_a_422_on_content_never_a_500_or_a_hang(client, author):
+    """Python-Markdown took minutes on runs of `[` and answered deep lists with a 500."""
+    brackets = write(client, author, content="[" * 50_000)
+    nested = write(client, author, content="- " * 24_996 + "deepest")
+    table = "|" + "a|" * 100 + "\n|" + "-|" * 100 + "\n" + "a\n" * 650 + "\n"
+    tables = client.post(
+        "/api/v1/posts", json={**POST, "content": (table * 30)[:50_000]}, headers=author
+    )
+    reference = f"[a]: https://x.test/{'a' * 24_000}\n\n" + "[a]" * 8_000
+    references = client.post("/api/v1/posts", json={**POST, "content": reference}, headers=author)
+    raw = client.post("/api/v1/posts", json={**POST, "content": "<ul><li>" * 6_250}, headers=author)
+
+    assert brackets["word_count"] == 1
+    assert "deepest" in nested["content_html"]
+    assert tables.status_code == 422
+    assert "cells" in tables.get_json()["errors"]["content"][0]
+    assert references.status_code == 422
+    assert "characters of HTML" in references.get_json()["errors"]["content"][0]
+    assert raw.status_code == 422
+    assert "HTML tags" in raw.get_json()["errors"]["content"][0]

@@ -68,7 +68,12 @@ def _unique_slug(base: str, exclude: uuid.UUID | None = None) -> str:
 
 def _apply_content(post: Post, content: str) -> None:
     post.content = content
-    post.content_html = blog_text.render(content)
+    try:
+        post.content_html = blog_text.render(content)
+    except blog_text.Unrenderable as exc:
+        raise ValidationFailed(
+            "The content is too costly to render.", errors={"content": [str(exc)]}
+        ) from exc
     plain = blog_text.plain_text(post.content_html)
     post.word_count = blog_text.word_count(plain)
     post.reading_time_minutes = blog_text.reading_minutes(post.word_count)
