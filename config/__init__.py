@@ -192,10 +192,15 @@ class BaseConfig:
         self.JOB_RETRY_BASE_SECONDS = env.int("JOB_RETRY_BASE_SECONDS", 10, minimum=0)
         self.JOB_RETRY_MAX_SECONDS = env.int("JOB_RETRY_MAX_SECONDS", 600, minimum=0)
         self.JOB_MAX_ATTEMPTS = env.int("JOB_MAX_ATTEMPTS", 5, minimum=1)
-        self.LONG_POLL_MAX_WAITERS = env.int("LONG_POLL_MAX_WAITERS", 4, minimum=1)
+        # Waiters cost memory, not threads (gevent workers): hundreds per process.
+        self.LONG_POLL_MAX_WAITERS = env.int("LONG_POLL_MAX_WAITERS", 500, minimum=1)
         self.LONG_POLL_MAX_WAITERS_PER_CALLER = env.int(
-            "LONG_POLL_MAX_WAITERS_PER_CALLER", 2, minimum=1
+            "LONG_POLL_MAX_WAITERS_PER_CALLER", 20, minimum=1
         )
+        self.JOB_EVENTS_RECHECK_SECONDS = env.float("JOB_EVENTS_RECHECK_SECONDS", 5.0)
+        self.SSE_MAX_SECONDS = env.int("SSE_MAX_SECONDS", 300, minimum=1)
+        self.SSE_HEARTBEAT_SECONDS = env.int("SSE_HEARTBEAT_SECONDS", 15, minimum=1)
+        self.SSE_RETRY_MILLISECONDS = env.int("SSE_RETRY_MILLISECONDS", 2000, minimum=100)
         self.IDEMPOTENCY_TTL_HOURS = env.int("IDEMPOTENCY_TTL_HOURS", 24, minimum=1)
 
         self.RATELIMIT_ENABLED = env.bool("RATELIMIT_ENABLED", True)

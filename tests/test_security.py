@@ -227,7 +227,10 @@ def test_revoked_tokens_survive_the_cache_being_evicted(make_app):
         security.flushdb()
 
 
-@pytest.mark.parametrize(("settings", "waiters"), [({"LONG_POLL_MAX_WAITERS": "1"}, 1), ({}, 2)])
+@pytest.mark.parametrize(
+    ("settings", "waiters"),
+    [({"LONG_POLL_MAX_WAITERS": "1"}, 1), ({"LONG_POLL_MAX_WAITERS_PER_CALLER": "2"}, 2)],
+)
 def test_long_polls_beyond_the_bound_are_answered_at_once_with_retry_after(
     make_app, settings, waiters
 ):

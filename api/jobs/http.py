@@ -5,6 +5,9 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import select
+import socket
+from collections.abc import Callable
 from typing import Any
 
 from flask import request
@@ -67,3 +70,22 @@ def accepted(job: Job, created: bool) -> tuple[Job, int, dict[str, Any]]:
     if not created:
         headers["Idempotent-Replayed"] = "true"
     return job, 202 if created else 200, headers
+
+
+def client_gone_check() -> Callable[[], bool]:
+    """A check that says whether the client of this request has closed its connection, so a
+    waiter frees its slot without waiting for its deadline (always False without a socket:
+    the test client, or a server that does not expose it)."""
+    sock: socket.socket | None = request.environ.get("gunicorn.socket")
+    if sock is None:
+        return lambda: False
+
+    def gone() -> bool:
+        try:
+            readable, _, _ = select.select([sock], [], [], 0)
+            # Readable with nothing to read: the peer closed (pipelined bytes are not a close).
+            return bool(readable) and sock.recv(1, socket.MSG_PEEK) == b""
+        except (OSError, ValueError):
+            return True
+
+    return gone

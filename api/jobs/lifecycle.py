@@ -34,10 +34,10 @@ from celery.exceptions import SoftTimeLimitExceeded
 from flask import current_app
 from sqlalchemy import and_, func, or_, update
 
-from api.database import affected, commits_allowed, commits_refused
+from api.database import commits_allowed, commits_refused
 from api.extensions import db
 from api.integrations.errors import IntegrationError
-from api.jobs import webhooks
+from api.jobs import events, webhooks
 from api.jobs.errors import JobFailed, JobSuperseded
 from api.jobs.kinds import JobKind
 from api.jobs.models import TERMINAL_STATUSES, Job, JobStatus
@@ -56,6 +56,7 @@ class JobRun:
     attempt: int
     owner_id: uuid.UUID | None = None
     progress: dict[str, Any] = field(default_factory=dict)
+    has_callback: bool = False  # a terminal outcome records a webhook delivery
 
 
 Handler = Callable[[JobRun], dict[str, Any]]
@@ -78,13 +79,24 @@ def claim(job_id: uuid.UUID) -> JobRun | None:
         .values(
             status=JobStatus.RUNNING,
             attempts=Job.attempts + 1,
+            version=Job.version + 1,
             lease_until=utc_param(now + lease),
             started_at=func.coalesce(Job.started_at, utc_param(now)),
             updated_at=now,
         )
-        .returning(Job.kind, Job.payload, Job.progress, Job.attempts, Job.owner_id)
+        .returning(
+            Job.kind,
+            Job.payload,
+            Job.progress,
+            Job.attempts,
+            Job.owner_id,
+            Job.version,
+            Job.callback_url,
+        )
         .execution_options(synchronize_session=False)
     ).one_or_none()
+    if row is not None:
+        events.notify_after_commit(job_id, row.version)
     db.session.commit()
     if row is None:
         return None
@@ -95,29 +107,36 @@ def claim(job_id: uuid.UUID) -> JobRun | None:
         attempt=row.attempts,
         owner_id=row.owner_id,
         progress=dict(row.progress or {}),
+        has_callback=row.callback_url is not None and row.owner_id is not None,
     )
 
 
-def _fenced(run: JobRun, **values: Any) -> bool:
-    """Write to the job only if this attempt still holds it (not canceled, not taken over)."""
+def _fenced(run: JobRun, **values: Any) -> int | None:
+    """Write to the job only if this attempt still holds it (not canceled, not taken over);
+    the job's new version, or None when the write was fenced out."""
     values.setdefault("updated_at", utcnow())
-    updated = affected(
+    version: int | None = db.session.execute(
         update(Job)
         .where(Job.id == run.id, Job.status == JobStatus.RUNNING, Job.attempts == run.attempt)
-        .values(**values)
-    )
-    return bool(updated)
+        .values(version=Job.version + 1, **values)
+        .returning(Job.version)
+        .execution_options(synchronize_session=False)
+    ).scalar_one_or_none()
+    return version
 
 
 def _commit_outcome(run: JobRun, **values: Any) -> bool:
     """The attempt's outcome and the handler's rows in one commit, or nothing if the fence
-    fails. A terminal status also records the webhook delivery (published after the commit)."""
-    if not _fenced(run, **values):
+    fails. A terminal status also records the webhook delivery (published after the commit);
+    waiters are told once it is committed."""
+    version = _fenced(run, **values)
+    if version is None:
         db.session.rollback()
         log.info("job %s attempt %s no longer holds the job; outcome dropped", run.id, run.attempt)
         return False
-    if values.get("status") in TERMINAL_STATUSES:
+    if values.get("status") in TERMINAL_STATUSES and run.has_callback:
         webhooks.record_terminal_event(run.id)
+    events.notify_after_commit(run.id, version)
     with commits_allowed():
         db.session.commit()
     return True

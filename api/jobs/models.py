@@ -41,6 +41,8 @@ class Job(TimestampMixin, Model):
     error_code: Mapped[str | None] = mapped_column(String(64))
     error_message: Mapped[str | None] = mapped_column(String(500))
     attempts: Mapped[int] = mapped_column(default=0)
+    # Bumped by every change (claim, progress, outcome, cancel): the id of the job's events.
+    version: Mapped[int] = mapped_column(default=0, server_default="0")
     lease_until: Mapped[datetime | None]
     enqueued_at: Mapped[datetime | None]
     started_at: Mapped[datetime | None]

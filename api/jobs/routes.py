@@ -5,12 +5,19 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from flask import Response, stream_with_context
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from api.jobs import service, webhooks
+from api.jobs.http import client_gone_check
 from api.jobs.models import Job
-from api.jobs.schemas import JobListArgsSchema, JobSchema, JobWaitArgsSchema
+from api.jobs.schemas import (
+    JobEventsArgsSchema,
+    JobListArgsSchema,
+    JobSchema,
+    JobWaitArgsSchema,
+)
 from api.pagination import page_schema, paginate
 from api.ratelimits import limit_from_setting
 from api.security import current_caller, require_user
@@ -30,9 +37,36 @@ def get_job(job_id: uuid.UUID, wait: float) -> Job | tuple[Job, int, dict[str, s
     with `Retry-After`, when this node already holds as many waiters as it allows)."""
     caller = current_caller()
     if wait:
-        job, waited = service.wait_for_terminal(job_id, caller, wait)
+        job, waited = service.wait_for_terminal(job_id, caller, wait, client_gone_check())
         return job if waited else (job, 200, {"Retry-After": "1"})
     return service.get_visible(job_id, caller)
+
+
+@blp.route("/<uuid:job_id>/events")
+@limit_from_setting("RATELIMIT_JOB_POLL")
+@blp.arguments(JobEventsArgsSchema, location="headers", as_kwargs=True)
+@blp.doc(
+    responses={
+        200: {
+            "description": (
+                "Server-Sent Events: `event: job`, `id: <version>`, `data: <job object>` for the "
+                "job now and after each status or progress change, ending with the terminal "
+                "job. Comments (`: keep-alive`) keep idle streams open. A stream lasts at most "
+                "SSE_MAX_SECONDS; reconnect with `Last-Event-ID` to resume (only newer versions "
+                "are sent). When the node holds as many waiters as it allows, one event with the "
+                "job as it stands and `Retry-After`."
+            ),
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        }
+    }
+)
+@blp.alt_response(404, description="No such job, or not yours.")
+def job_events(job_id: uuid.UUID, last_event_id: int | None = None) -> Response:
+    """Stream the job's changes as Server-Sent Events (same visibility as the poll)."""
+    stream, headers = service.event_stream(
+        job_id, current_caller(), last_event_id, client_gone_check()
+    )
+    return Response(stream_with_context(stream), mimetype="text/event-stream", headers=headers)
 
 
 @blp.route("")

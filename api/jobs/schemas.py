@@ -69,6 +69,14 @@ class JobWaitArgsSchema(Schema):
     )
 
 
+class JobEventsArgsSchema(Schema):
+    last_event_id = fields.Integer(
+        data_key="Last-Event-ID",
+        validate=validate.Range(min=0),
+        metadata={"description": "Resume: only job versions newer than this are sent."},
+    )
+
+
 class JobListArgsSchema(PageArgsSchema):
     kind = fields.String(validate=validate.OneOf(sorted(KINDS)))
     status = fields.String(validate=validate.OneOf([status.value for status in JobStatus]))

@@ -7,25 +7,28 @@ anonymous job is visible to whoever holds its id; anyone else gets 404, as if it
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from flask import current_app
+from prometheus_client import Gauge
 from sqlalchemy import Select, func, select, update
 
-from api.database import affected, reader
+from api.database import reader
 from api.errors import Conflict, NotFound
 from api.extensions import db
-from api.jobs import webhooks
+from api.jobs import events, webhooks
 from api.jobs.models import Job, JobStatus
+from api.jobs.schemas import JobSchema
 from api.models import utc_param, utcnow
 from api.security import Caller
 
-LONG_POLL_INTERVAL_SECONDS = 0.25
+DISCONNECT_CHECK_SECONDS = 1.0  # how soon a waiter notices its client left
 
 
 def can_view(job: Job, caller: Caller) -> bool:
@@ -50,6 +53,15 @@ class WaiterSlots:
         self._total = 0
         self._by_caller: Counter[str] = Counter()
 
+    def full(self, scope: str) -> bool:
+        """Whether a new waiter of this caller would be refused now."""
+        config = current_app.config
+        with self._lock:
+            return (
+                self._total >= config["LONG_POLL_MAX_WAITERS"]
+                or self._by_caller[scope] >= config["LONG_POLL_MAX_WAITERS_PER_CALLER"]
+            )
+
     @contextmanager
     def hold(self, scope: str) -> Iterator[bool]:
         config = current_app.config
@@ -61,10 +73,13 @@ class WaiterSlots:
             if granted:
                 self._total += 1
                 self._by_caller[scope] += 1
+        if granted:
+            WAITING.inc()
         try:
             yield granted
         finally:
             if granted:
+                WAITING.dec()
                 with self._lock:
                     self._total -= 1
                     self._by_caller[scope] -= 1
@@ -73,22 +88,91 @@ class WaiterSlots:
 
 
 WAITERS = WaiterSlots()
+WAITING = Gauge(
+    "baliblissed_waiting_clients",
+    "Long-polls and event streams waiting for a job, per web process (summed).",
+    multiprocess_mode="livesum",
+)
 
 
-def wait_for_terminal(job_id: uuid.UUID, caller: Caller, seconds: float) -> tuple[Job, bool]:
-    """Long-poll: the job as soon as it is terminal, or as it stands after `seconds`; the flag
-    is False when no waiting slot was free (the job as it stands now, at once)."""
+def wait_for_terminal(
+    job_id: uuid.UUID, caller: Caller, seconds: float, gone: Callable[[], bool] = lambda: False
+) -> tuple[Job, bool]:
+    """Long-poll: the job as soon as it is terminal (woken by its change notification), or as
+    it stands after `seconds`, or when `gone()` says the client left. The flag is False when no
+    waiting slot was free (the job as it stands now, at once)."""
     job = get_visible(job_id, caller)
     if job.is_terminal:
         return job, True
     with WAITERS.hold(caller.scope) as granted:
         if not granted:
             return job, False
-        deadline = time.monotonic() + seconds
-        while not job.is_terminal and time.monotonic() < deadline:
-            time.sleep(min(LONG_POLL_INTERVAL_SECONDS, max(0.0, deadline - time.monotonic())))
-            job = get_visible(job_id, caller)
+        for job in changes(job_id, caller, seconds, gone):
+            if job.is_terminal:
+                break
     return job, True
+
+
+def changes(
+    job_id: uuid.UUID, caller: Caller, seconds: float, gone: Callable[[], bool]
+) -> Iterator[Job]:
+    """The job now, then again each time it may have changed, until `seconds` pass or the
+    client is gone. Registered before the first read, so no change is missed; no database
+    connection is held while waiting."""
+    deadline = time.monotonic() + seconds
+    with events.waiting(job_id) as (waiter, recheck):
+        yield get_visible(job_id, caller)
+        next_read = time.monotonic() + recheck
+        while True:
+            now = time.monotonic()
+            if now >= deadline or gone():
+                return
+            woken = waiter.wait(min(deadline, next_read, now + DISCONNECT_CHECK_SECONDS) - now)
+            now = time.monotonic()
+            if woken or now >= next_read or now >= deadline:
+                yield get_visible(job_id, caller)
+                next_read = now + recheck
+
+
+def event_stream(
+    job_id: uuid.UUID, caller: Caller, last_event_id: int | None, gone: Callable[[], bool]
+) -> tuple[Iterator[str], dict[str, str]]:
+    """The job's Server-Sent Events (checked for visibility before the first byte), and the
+    response's headers."""
+    job = get_visible(job_id, caller)  # 404 now, not inside the stream
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    config = current_app.config
+    schema = JobSchema()
+
+    def event(job: Job) -> str:
+        return f"id: {job.version}\nevent: job\ndata: {json.dumps(schema.dump(job))}\n\n"
+
+    def stream() -> Iterator[str]:
+        yield f"retry: {int(config['SSE_RETRY_MILLISECONDS'])}\n\n"
+        newest = -1 if last_event_id is None else last_event_id
+        if job.is_terminal:
+            if job.version > newest:
+                yield event(job)
+            return
+        with WAITERS.hold(caller.scope) as granted:
+            if not granted:
+                yield event(job)
+                return
+            heartbeat = time.monotonic() + config["SSE_HEARTBEAT_SECONDS"]
+            for current in changes(job_id, caller, config["SSE_MAX_SECONDS"], gone):
+                if current.version > newest:
+                    newest = current.version
+                    yield event(current)
+                    heartbeat = time.monotonic() + config["SSE_HEARTBEAT_SECONDS"]
+                elif time.monotonic() >= heartbeat:
+                    yield ": keep-alive\n\n"
+                    heartbeat = time.monotonic() + config["SSE_HEARTBEAT_SECONDS"]
+                if current.is_terminal:
+                    return
+
+    if not job.is_terminal and WAITERS.full(caller.scope):
+        headers["Retry-After"] = "1"
+    return stream(), headers
 
 
 def list_for(caller: Caller, kind: str | None, status: str | None) -> Select[Job]:
@@ -107,17 +191,24 @@ def cancel(job_id: uuid.UUID, caller: Caller) -> Job:
     if job is None or not can_view(job, caller):
         raise NotFound("No job with this id.")
     now = utcnow()
-    canceled = affected(
+    version = db.session.execute(
         update(Job)
         .where(Job.id == job.id, Job.status.in_([JobStatus.QUEUED, JobStatus.RUNNING]))
         .values(
-            status=JobStatus.CANCELED, finished_at=utc_param(now), lease_until=None, updated_at=now
+            status=JobStatus.CANCELED,
+            finished_at=utc_param(now),
+            lease_until=None,
+            updated_at=now,
+            version=Job.version + 1,
         )
-    )
+        .returning(Job.version)
+        .execution_options(synchronize_session=False)
+    ).scalar_one_or_none()
     db.session.refresh(job)
-    if not canceled:
+    if version is None:
         raise Conflict(f"The job already finished with status {job.status}.")
     webhooks.record_terminal_event(job.id)
+    events.notify_after_commit(job.id, version)
     return job
 
 

@@ -18,7 +18,7 @@ from sqlalchemy import or_, select, update
 
 from api.database import affected
 from api.extensions import db
-from api.jobs import webhooks
+from api.jobs import events, webhooks
 from api.jobs.broker import publish_after_commit
 from api.jobs.kinds import KINDS
 from api.jobs.models import Job, JobStatus
@@ -43,11 +43,22 @@ def sweep() -> SweepReport:
     now = utcnow()
     report = SweepReport()
     stale_before = now - timedelta(seconds=current_app.config["JOB_REQUEUE_AFTER_SECONDS"])
-    report.expired_leases = affected(
+    expired = db.session.execute(
         update(Job)
         .where(Job.status == JobStatus.RUNNING, Job.lease_until < utc_param(now))
-        .values(status=JobStatus.QUEUED, lease_until=None, enqueued_at=None, updated_at=now)
-    )
+        .values(
+            status=JobStatus.QUEUED,
+            lease_until=None,
+            enqueued_at=None,
+            updated_at=now,
+            version=Job.version + 1,
+        )
+        .returning(Job.id, Job.version)
+        .execution_options(synchronize_session=False)
+    ).all()
+    report.expired_leases = len(expired)
+    for job_id, version in expired:  # their waiters see them queued again
+        events.notify_after_commit(job_id, version)
     query = (
         select(Job.id, Job.kind)
         .where(

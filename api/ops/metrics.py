@@ -27,6 +27,7 @@ from prometheus_client.registry import Collector
 from api.extensions import celery_app
 from api.jobs import service as jobs
 from api.jobs.kinds import QUEUES
+from api.jobs.service import WAITING
 from api.ops import warmup
 from api.response_cache import CACHE_REQUESTS
 
@@ -120,7 +121,7 @@ def _process_registry() -> CollectorRegistry:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         multiprocess.MultiProcessCollector(registry)
     else:
-        for collector in (REQUESTS, LATENCY, CACHE_REQUESTS):
+        for collector in (REQUESTS, LATENCY, CACHE_REQUESTS, WAITING):
             registry.register(collector)
     return registry
 

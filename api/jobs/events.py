@@ -1,0 +1,179 @@
+"""Job change notifications: published after each commit that changes a job, and delivered to
+the long-polls and event streams waiting on it in every web process.
+
+Each change bumps `jobs.version`; after its commit, `{job_id}:{version}` goes out on the Redis
+channel `jobs:changed`. Every web process holds ONE subscription (a background thread, or a
+greenlet under gevent) and wakes the waiters registered for that job. The database stays the
+truth: a woken waiter re-reads the row; pub/sub can lose a message (Redis restart), so a waiter
+also re-checks on its own (JOB_EVENTS_RECHECK_SECONDS), and every waiter is woken when the
+subscription is (re)established. Without Redis (the embedded mode) waiters poll the row.
+
+Rules a waiter follows (so no wake-up is lost): register first, then read the row, then wait.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import redis
+from flask import current_app
+
+from api.database import on_commit
+from api.extensions import redis_client
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "jobs:changed"
+POLL_SECONDS = 0.25  # without Redis: how often a waiter re-reads the row
+
+
+def notify_after_commit(job_id: uuid.UUID, version: int) -> None:
+    """Tell every waiter of this job that it changed, once the change is committed."""
+    client = redis_client.current
+    if client is None:
+        return
+
+    def publish() -> None:
+        try:
+            client.publish(CHANNEL, f"{job_id}:{version}")
+        except redis.RedisError:  # waiters re-check on their own: a lost wake-up only delays
+            log.warning("could not publish the change of job %s", job_id, exc_info=True)
+
+    on_commit(publish)
+
+
+class Waiter:
+    def __init__(self) -> None:
+        self.event = threading.Event()
+
+    def wait(self, seconds: float) -> bool:
+        """Sleep until woken or `seconds` pass; True when woken (then ready for the next)."""
+        woken = self.event.wait(max(0.0, seconds))
+        self.event.clear()
+        return woken
+
+
+class Dispatcher:
+    """One subscription per process (per Redis URL), waking the waiters of each job."""
+
+    def __init__(self, redis_url: str) -> None:
+        self.redis_url = redis_url
+        self._lock = threading.Lock()
+        self._waiters: dict[str, set[Waiter]] = {}
+        self._pid: int | None = None
+        self.closing = False
+        self.connected = threading.Event()
+
+    def _ensure_started(self) -> None:
+        if self._pid == os.getpid():
+            return
+        with self._lock:
+            if self._pid == os.getpid():
+                return
+            self._waiters = {}  # a forked child does not inherit its parent's waiters
+            self._pid = os.getpid()
+            threading.Thread(target=self._run, name="job-events", daemon=True).start()
+
+    def _run(self) -> None:
+        backoff = 0.5
+        while not self.closing:
+            client = redis.Redis.from_url(
+                self.redis_url, socket_connect_timeout=2, socket_timeout=10, health_check_interval=5
+            )
+            subscription = client.pubsub(ignore_subscribe_messages=True)
+            try:
+                subscription.subscribe(CHANNEL)
+                self.connected.set()
+                self.wake_all()  # messages may have been missed while not subscribed
+                backoff = 0.5
+                while not self.closing:
+                    message = subscription.get_message(timeout=5.0)
+                    if message and message["type"] == "message":
+                        job_id = message["data"].decode().partition(":")[0]
+                        self._wake(job_id)
+            except Exception:
+                self.connected.clear()
+                log.warning("job events subscription lost; retrying", exc_info=True)
+                time.sleep(backoff)
+                backoff = min(backoff * 2, 10.0)
+            finally:
+                subscription.close()
+                client.close()
+
+    def _wake(self, job_id: str) -> None:
+        with self._lock:
+            waiters = list(self._waiters.get(job_id, ()))
+        for waiter in waiters:
+            waiter.event.set()
+
+    def wake_all(self) -> None:
+        with self._lock:
+            waiters = [waiter for group in self._waiters.values() for waiter in group]
+        for waiter in waiters:
+            waiter.event.set()
+
+    def shutdown(self) -> None:
+        """Answer every waiter now (the process is stopping)."""
+        self.closing = True
+        self.wake_all()
+
+    @contextmanager
+    def waiting(self, job_id: uuid.UUID) -> Iterator[Waiter]:
+        self._ensure_started()
+        key, waiter = str(job_id), Waiter()
+        if self.closing:
+            waiter.event.set()
+        with self._lock:
+            self._waiters.setdefault(key, set()).add(waiter)
+        try:
+            yield waiter
+        finally:
+            with self._lock:
+                group = self._waiters.get(key)
+                if group is not None:
+                    group.discard(waiter)
+                    if not group:
+                        del self._waiters[key]
+
+    @property
+    def waiter_count(self) -> int:
+        with self._lock:
+            return sum(len(group) for group in self._waiters.values())
+
+
+_dispatchers: dict[str, Dispatcher] = {}
+_dispatchers_lock = threading.Lock()
+
+
+def dispatcher() -> Dispatcher | None:
+    """This process's dispatcher for the app's Redis, or None without Redis."""
+    url = current_app.config["REDIS_URL"]
+    if not url:
+        return None
+    with _dispatchers_lock:
+        found = _dispatchers.get(url)
+        if found is None:
+            found = _dispatchers[url] = Dispatcher(url)
+    return found
+
+
+def shutdown_all() -> None:
+    for found in list(_dispatchers.values()):
+        found.shutdown()
+
+
+@contextmanager
+def waiting(job_id: uuid.UUID) -> Iterator[tuple[Waiter, float]]:
+    """A registered waiter for the job, and how long to wait between re-reads of its row."""
+    found = dispatcher()
+    if found is None:
+        yield Waiter(), POLL_SECONDS
+        return
+    with found.waiting(job_id) as waiter:
+        yield waiter, float(current_app.config["JOB_EVENTS_RECHECK_SECONDS"])
