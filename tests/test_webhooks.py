@@ -6,7 +6,9 @@ import base64
 import hashlib
 import hmac
 import json
+import socket
 import time
+from typing import Any
 
 import pytest
 
@@ -77,6 +79,96 @@ def test_callback_urls_to_private_or_odd_targets_are_422(app, client, url):
     assert response.status_code == 422
     assert "callback_url" in response.get_json()["errors"]
     assert sql(app, "SELECT count(*) FROM jobs")[0][0] == 0
+
+
+TRANSITION_URLS = [
+    "http://[64:ff9b::7f00:1]/hook",  # NAT64, well-known prefix: 127.0.0.1
+    "http://[64:ff9b::a9fe:a9fe]/latest/meta-data/",  # NAT64: 169.254.169.254
+    "http://[64:ff9b:1::a00:7]/hook",  # NAT64, local-use prefix: 10.0.0.7
+    "http://[2002:7f00:1::]/",  # 6to4: 127.0.0.1
+    "http://[2002:c0a8:10a::1]:8080/hook",  # 6to4: 192.168.1.10
+    "http://[::127.0.0.1]/",  # IPv4-compatible: 127.0.0.1
+    "http://[::7f00:1]/hook",  # the same, written in hex
+    "http://[::a9fe:a9fe]/latest/meta-data/",  # IPv4-compatible: 169.254.169.254
+    "http://[::ffff:0:7f00:1]/",  # IPv4-translated (SIIT): 127.0.0.1
+    "http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/",  # Teredo
+]
+
+
+@pytest.mark.parametrize("url", TRANSITION_URLS)
+def test_ssrf_ipv6_transition_literals_are_422(make_app, url):
+    app = make_app(WEBHOOK_ALLOW_PRIVATE_TARGETS="false")  # the default, said out loud
+    response = app.test_client().post(
+        "/api/v1/inquiries", json={**VALID, "callback_url": url}, headers=token_for(app)
+    )
+
+    assert response.status_code == 422
+    assert response.headers["Content-Type"] == "application/problem+json"
+    assert response.get_json()["errors"]["callback_url"]
+    assert sql(app, "SELECT count(*) FROM jobs")[0][0] == 0
+
+
+# What the attacker's DNS zone would answer. The callback URL is resolved in the API process,
+# which is this test process, so replacing socket.getaddrinfo here stands in for that zone
+# without any network.
+ZONE = {
+    "nat64.hooks.test": ["64:ff9b::a9fe:a9fe"],
+    "local-nat64.hooks.test": ["64:ff9b:1::7f00:1"],
+    "sixtofour.hooks.test": ["2002:a00:7::1"],
+    "compatible.hooks.test": ["::7f00:1"],
+    "teredo.hooks.test": ["2001:0:4136:e378:8000:63bf:3fff:fdd2"],
+    "mixed.hooks.test": ["2606:4700:4700::1111", "64:ff9b::7f00:1"],  # one bad answer is enough
+    "public.hooks.test": ["2606:4700:4700::1111", "1.1.1.1"],
+}
+
+
+def serve_zone(monkeypatch: pytest.MonkeyPatch, zone: dict[str, list[str]]) -> None:
+    """Answer getaddrinfo for the zone's names, in this process only (the API and the tests'
+    thread-pool workers); other names resolve as usual."""
+    real_getaddrinfo = socket.getaddrinfo
+
+    def getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> list[Any]:
+        if host not in zone:
+            return real_getaddrinfo(host, port, *args, **kwargs)
+        return [
+            (socket.AF_INET6, socket.SOCK_STREAM, 6, "", (address, port, 0, 0))
+            if ":" in address
+            else (socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))
+            for address in zone[host]
+        ]
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+
+
+@pytest.fixture
+def attacker_zone(monkeypatch: pytest.MonkeyPatch) -> None:
+    serve_zone(monkeypatch, ZONE)
+
+
+@pytest.mark.parametrize("name", sorted(set(ZONE) - {"public.hooks.test"}))
+def test_ssrf_names_resolving_to_ipv6_transition_addresses_are_422(make_app, attacker_zone, name):
+    app = make_app(WEBHOOK_ALLOW_PRIVATE_TARGETS="false")
+    response = app.test_client().post(
+        "/api/v1/inquiries",
+        json={**VALID, "callback_url": f"https://{name}/hook"},
+        headers=token_for(app),
+    )
+
+    assert response.status_code == 422
+    assert response.get_json()["errors"]["callback_url"] == [
+        "The host resolves to a private or reserved address."
+    ]
+
+
+def test_names_resolving_to_public_ipv6_addresses_are_accepted(make_app, attacker_zone):
+    app = make_app(WEBHOOK_ALLOW_PRIVATE_TARGETS="false")
+    response = app.test_client().post(
+        "/api/v1/inquiries",
+        json={**VALID, "callback_url": "https://public.hooks.test/hook"},
+        headers=token_for(app),
+    )
+
+    assert response.status_code == 202
 
 
 def test_anonymous_callers_cannot_ask_for_webhooks(hook_app):

@@ -17,6 +17,21 @@ import urllib3
 
 RESPONSE_EXCERPT_BYTES = 512
 
+# IPv6 prefixes that carry an IPv4 address to a translator or tunnel (NAT64, 6to4, Teredo,
+# IPv4-compatible and -translated forms): reaching them can mean reaching the IPv4 address
+# inside, which the guard never checked, so they are refused whatever that address is.
+IPV4_CARRIERS = tuple(
+    ipaddress.IPv6Network(prefix)
+    for prefix in (
+        "64:ff9b::/96",  # NAT64, well-known prefix (RFC 6052)
+        "64:ff9b:1::/48",  # NAT64, local-use prefix (RFC 8215)
+        "2002::/16",  # 6to4 (RFC 3056)
+        "2001::/32",  # Teredo (RFC 4380)
+        "::/96",  # IPv4-compatible (deprecated, RFC 4291), with :: and ::1
+        "::ffff:0:0:0/96",  # IPv4-translated (SIIT, RFC 2765)
+    )
+)
+
 
 class RefusedTarget(Exception):
     """The URL is not an allowed target."""
@@ -32,9 +47,15 @@ class Target:
 
 
 def is_public(address: str) -> bool:
+    """Global unicast only. An IPv4-mapped address is judged as the IPv4 address it is; other
+    IPv6 forms that carry an IPv4 address are refused outright (their translators or relays
+    could reach addresses this check never saw)."""
     ip = ipaddress.ip_address(address.split("%")[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped:
+            ip = ip.ipv4_mapped
+        elif any(ip in network for network in IPV4_CARRIERS):
+            return False
     return ip.is_global and not ip.is_multicast
 
 
