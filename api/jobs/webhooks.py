@@ -146,8 +146,15 @@ def claim(delivery_id: uuid.UUID) -> WebhookDelivery | None:
         )
         .values(next_attempt_at=utc_param(now + timedelta(seconds=CLAIM_SECONDS)))
     )
+    delivery = None
+    if claimed:
+        delivery = db.session.get(WebhookDelivery, delivery_id, populate_existing=True)
+        assert delivery is not None
+        # A key made on first use commits here: inserted in the attempt's transaction, it would
+        # hold the user's other deliveries (waiting on that row) for as long as the POST takes.
+        secret_for(delivery.user_id)
     db.session.commit()
-    return db.session.get(WebhookDelivery, delivery_id, populate_existing=True) if claimed else None
+    return delivery
 
 
 def deliver(delivery_id: uuid.UUID) -> float | None:
