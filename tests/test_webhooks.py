@@ -8,15 +8,21 @@ import hmac
 import json
 import socket
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
+from flask import Flask
 
+from api.maintenance import BY_NAME
 from tests.conftest import running_worker, sql, token_for, wait_for_job
+from tests.support.tls import TestAuthority
 from tests.support.webhook_receiver import WebhookReceiver
 from tests.test_inquiries import VALID
 
 TOLERANCE_SECONDS = 300
+DEADLINE_SECONDS = 2  # WEBHOOK_TIMEOUT_SECONDS in the tarpit tests
+DEADLINE_MARGIN_MS = 500  # recording the attempt and a busy machine, not the peer's pace
 
 
 def verify_standard_webhook(secret: str, headers: dict[str, str], body: bytes) -> bool:
@@ -33,6 +39,25 @@ def verify_standard_webhook(secret: str, headers: dict[str, str], body: bytes) -
         for signature in headers["webhook-signature"].split()
         if signature.startswith("v1,")
     )
+
+
+def wait_for_deliveries(app: Flask, timeout: float = 30) -> list[str]:
+    """The deliveries' statuses once none is `pending` any more (or as they are at the timeout),
+    oldest first."""
+    deadline = time.monotonic() + timeout
+    while True:
+        statuses = [
+            str(row[0])
+            for row in sql(app, "SELECT status FROM webhook_deliveries ORDER BY created_at")
+        ]
+        if (statuses and "pending" not in statuses) or time.monotonic() > deadline:
+            return statuses
+        time.sleep(0.1)
+
+
+def republished_by_the_sweeper(app: Flask) -> int:
+    with app.app_context():
+        return int(BY_NAME["sweep-jobs"].run().webhooks_republished)
 
 
 @pytest.fixture
@@ -143,6 +168,20 @@ def serve_zone(monkeypatch: pytest.MonkeyPatch, zone: dict[str, list[str]]) -> N
 @pytest.fixture
 def attacker_zone(monkeypatch: pytest.MonkeyPatch) -> None:
     serve_zone(monkeypatch, ZONE)
+
+
+@pytest.fixture
+def local_zone(monkeypatch: pytest.MonkeyPatch) -> None:
+    serve_zone(
+        monkeypatch, {"receiver.hooks.test": ["127.0.0.1"], "impostor.hooks.test": ["127.0.0.1"]}
+    )
+
+
+@pytest.fixture
+def test_ca(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> TestAuthority:
+    authority = TestAuthority(tmp_path)
+    monkeypatch.setenv("SSL_CERT_FILE", str(authority.ca_file))  # the default trust: this CA
+    return authority
 
 
 @pytest.mark.parametrize("name", sorted(set(ZONE) - {"public.hooks.test"}))
@@ -281,11 +320,107 @@ def test_slow_receivers_time_out_and_long_answers_are_cut(make_app):
     [chatty_attempt] = client.get(
         f"/api/v1/jobs/{chatty_job['id']}/deliveries", headers=headers
     ).get_json()
-    assert chatty_attempt["status_code"] == 200
+    assert chatty_attempt["status_code"] == 200, chatty_attempt["error"]
     excerpts = sql(
         app, "SELECT length(response_excerpt) FROM webhook_attempts WHERE status_code = 200"
     )
     assert excerpts == [(512,)]  # a prefix is kept, not the 100 kB answer
+
+
+@pytest.mark.parametrize("mode", ["drip-status", "drip-headers", "drip-body", "hang"])
+def test_webhook_tarpit_attempts_end_at_the_deadline_and_the_delivery_fails(make_app, mode):
+    app = make_app(
+        WEBHOOK_ALLOW_PRIVATE_TARGETS="true",
+        WEBHOOK_TIMEOUT_SECONDS=str(DEADLINE_SECONDS),
+        WEBHOOK_MAX_ATTEMPTS="2",
+        WEBHOOK_RETRY_BASE_DELAY="0",
+    )
+    client = app.test_client()
+    headers = token_for(app)
+    with WebhookReceiver() as tarpit, running_worker(app):
+        tarpit.mode = mode  # every read gets a byte in time; the answer never completes
+        response = client.post(
+            "/api/v1/inquiries", json={**VALID, "callback_url": tarpit.url}, headers=headers
+        )
+        job = wait_for_job(client, response.headers["Location"], headers=headers)
+        [status] = wait_for_deliveries(app)
+
+    assert status == "failed"
+    assert len(tarpit.received) == 2
+    attempts = client.get(f"/api/v1/jobs/{job['id']}/deliveries", headers=headers).get_json()
+    assert [a["attempt"] for a in attempts] == [1, 2]
+    for attempt in attempts:
+        assert attempt["status_code"] is None
+        assert attempt["error"].startswith(
+            f"timed out: no complete answer within {DEADLINE_SECONDS} s"
+        )
+        # The bound the system promises, whatever the peer does: not a benchmark.
+        assert attempt["duration_ms"] <= DEADLINE_SECONDS * 1000 + DEADLINE_MARGIN_MS
+    assert attempts[-1]["delivery_status"] == "failed"
+    # Nothing is left to republish, however late the sweeper comes.
+    sql(app, "UPDATE webhook_deliveries SET next_attempt_at = now() - interval '1 hour'")
+    assert republished_by_the_sweeper(app) == 0
+
+
+def test_https_deliveries_verify_the_certificate_against_the_urls_host(
+    make_app, test_ca, local_zone
+):
+    app = make_app(WEBHOOK_ALLOW_PRIVATE_TARGETS="true", WEBHOOK_MAX_ATTEMPTS="1")
+    client = app.test_client()
+    headers = token_for(app)
+    with (
+        WebhookReceiver(tls=test_ca.server_context("receiver.hooks.test")) as receiver,
+        running_worker(app),
+    ):
+        jobs = [
+            client.post(
+                "/api/v1/inquiries",
+                json={**VALID, "callback_url": f"https://{name}:{receiver.port}/hook"},
+                headers=headers,
+            ).get_json()
+            for name in ("receiver.hooks.test", "impostor.hooks.test")  # one server, one name
+        ]
+        for job in jobs:
+            wait_for_job(client, f"/api/v1/jobs/{job['id']}", headers=headers)
+        wait_for_deliveries(app)
+
+    [delivered] = receiver.received
+    assert delivered.headers["host"] == f"receiver.hooks.test:{receiver.port}"
+    [genuine], [impostor] = (
+        client.get(f"/api/v1/jobs/{job['id']}/deliveries", headers=headers).get_json()
+        for job in jobs
+    )
+    assert (genuine["status_code"], genuine["error"]) == (204, None)
+    assert impostor["status_code"] is None
+    assert "certificate verify failed" in impostor["error"]
+    assert impostor["delivery_status"] == "failed"
+
+
+def test_webhook_tarpit_in_the_tls_handshake_ends_at_the_deadline(make_app, test_ca, local_zone):
+    app = make_app(
+        WEBHOOK_ALLOW_PRIVATE_TARGETS="true",
+        WEBHOOK_TIMEOUT_SECONDS=str(DEADLINE_SECONDS),
+        WEBHOOK_MAX_ATTEMPTS="1",
+    )
+    client = app.test_client()
+    headers = token_for(app)
+    with (
+        WebhookReceiver(tls=test_ca.server_context("receiver.hooks.test")) as tarpit,
+        running_worker(app),
+    ):
+        tarpit.mode = "hang-handshake"
+        response = client.post(
+            "/api/v1/inquiries",
+            json={**VALID, "callback_url": f"https://receiver.hooks.test:{tarpit.port}/"},
+            headers=headers,
+        )
+        job = wait_for_job(client, response.headers["Location"], headers=headers)
+        [status] = wait_for_deliveries(app)
+
+    assert status == "failed"
+    [attempt] = client.get(f"/api/v1/jobs/{job['id']}/deliveries", headers=headers).get_json()
+    assert attempt["error"].startswith("timed out: no complete answer within")
+    assert attempt["duration_ms"] <= DEADLINE_SECONDS * 1000 + DEADLINE_MARGIN_MS
 
 
 def test_a_canceled_job_sends_job_canceled(hook_app):

@@ -3,8 +3,9 @@
 The delivery row is written in the transaction that makes the job terminal and its message is
 published after that commit. The callback URL is checked at submission and again at each
 attempt (`api.integrations.http`: public addresses only unless WEBHOOK_ALLOW_PRIVATE_TARGETS,
-no redirects, a short answer excerpt). Each attempt is one row; the delivery is retried with
-exponential backoff until it succeeds or WEBHOOK_MAX_ATTEMPTS.
+no redirects, a short answer excerpt, a wall-clock deadline of WEBHOOK_TIMEOUT_SECONDS). Each
+attempt is one row; the delivery is retried with exponential backoff until it succeeds or
+WEBHOOK_MAX_ATTEMPTS.
 """
 
 from __future__ import annotations
@@ -19,7 +20,6 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-import urllib3
 from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -28,7 +28,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from api.database import affected
 from api.errors import ValidationFailed
 from api.extensions import db
-from api.integrations.http import RefusedTarget, post, resolve_target
+from api.integrations.http import RefusedTarget, TransportError, post, resolve_target
 from api.jobs.broker import publish_after_commit
 from api.jobs.models import DeliveryStatus, Job, WebhookAttempt, WebhookDelivery, WebhookSecret
 from api.jobs.schemas import JobSchema
@@ -170,7 +170,9 @@ def deliver(delivery_id: uuid.UUID) -> float | None:
 
 
 def _attempt(delivery: WebhookDelivery) -> float | None:
-    """One HTTP attempt, recorded with the delivery's new state (not committed yet)."""
+    """One HTTP attempt, recorded with the delivery's new state (not committed yet). The
+    deadline starts before the name is resolved, so the recorded duration is bounded by
+    WEBHOOK_TIMEOUT_SECONDS whatever the receiver does."""
     config = current_app.config
     number = delivery.attempts + 1
     status_code: int | None = None
@@ -189,12 +191,13 @@ def _attempt(delivery: WebhookDelivery) -> float | None:
             "webhook-timestamp": str(timestamp),
             "webhook-signature": signature,
         }
-        status_code, raw = post(target, body, headers, config["WEBHOOK_TIMEOUT_SECONDS"])
+        timeout = config["WEBHOOK_TIMEOUT_SECONDS"]
+        status_code, raw = post(target, body, headers, timeout, started=started)
         excerpt = raw.decode("utf-8", errors="replace")
     except RefusedTarget as exc:
         error, permanent = str(exc), True
-    except (urllib3.exceptions.HTTPError, OSError) as exc:
-        error = f"{type(exc).__name__}: {exc}"[:300]
+    except TransportError as exc:
+        error = str(exc)[:300]
     db.session.add(
         WebhookAttempt(
             delivery_id=delivery.id,
