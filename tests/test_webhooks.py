@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 from flask import Flask
 
+from api.jobs.kinds import QUEUES, WEBHOOKS_QUEUE
 from api.maintenance import BY_NAME
-from tests.conftest import running_worker, sql, token_for, wait_for_job
+from tests.conftest import WorkerProcess, running_worker, sql, token_for, wait_for_job
 from tests.support.tls import TestAuthority
 from tests.support.webhook_receiver import WebhookReceiver
 from tests.test_inquiries import VALID
@@ -23,6 +24,7 @@ from tests.test_inquiries import VALID
 TOLERANCE_SECONDS = 300
 DEADLINE_SECONDS = 2  # WEBHOOK_TIMEOUT_SECONDS in the tarpit tests
 DEADLINE_MARGIN_MS = 500  # recording the attempt and a busy machine, not the peer's pace
+ALL_BUT_WEBHOOKS = tuple(queue for queue in QUEUES if queue != WEBHOOKS_QUEUE)
 
 
 def verify_standard_webhook(secret: str, headers: dict[str, str], body: bytes) -> bool:
@@ -360,6 +362,75 @@ def test_webhook_tarpit_attempts_end_at_the_deadline_and_the_delivery_fails(make
     # Nothing is left to republish, however late the sweeper comes.
     sql(app, "UPDATE webhook_deliveries SET next_attempt_at = now() - interval '1 hour'")
     assert republished_by_the_sweeper(app) == 0
+
+
+def test_webhook_attempts_counted_by_dead_workers_are_not_repeated_past_the_maximum(make_app):
+    app = make_app(
+        WEBHOOK_ALLOW_PRIVATE_TARGETS="true",
+        WEBHOOK_MAX_ATTEMPTS="2",
+        WEBHOOK_RETRY_BASE_DELAY="0",
+    )
+    client = app.test_client()
+    headers = token_for(app)
+    with WebhookReceiver() as receiver:
+        with running_worker(app, queues=ALL_BUT_WEBHOOKS):
+            response = client.post(
+                "/api/v1/inquiries", json={**VALID, "callback_url": receiver.url}, headers=headers
+            )
+            wait_for_job(client, response.headers["Location"], headers=headers)
+        # Both attempts were claimed (so counted) by workers that died mid-attempt, and their
+        # claims ran out long ago: the delivery is pending and overdue.
+        sql(
+            app,
+            "UPDATE webhook_deliveries SET attempts = 2, "
+            "next_attempt_at = now() - interval '10 minutes'",
+        )
+        assert republished_by_the_sweeper(app) == 1
+        with running_worker(app, queues=(WEBHOOKS_QUEUE,)):
+            [status] = wait_for_deliveries(app, timeout=10)
+        assert republished_by_the_sweeper(app) == 0
+
+    assert status == "failed"
+    assert receiver.received == []  # failed by the claim, not attempted a third time
+
+
+def test_webhook_attempt_of_a_killed_worker_is_counted_and_recorded(make_app, base_env):
+    env = {
+        **base_env,
+        "WEBHOOK_ALLOW_PRIVATE_TARGETS": "true",
+        "WEBHOOK_MAX_ATTEMPTS": "2",
+        "WEBHOOK_RETRY_BASE_DELAY": "0",
+    }
+    app = make_app(**env)
+    client = app.test_client()
+    headers = token_for(app)
+    with WebhookReceiver() as receiver:
+        receiver.mode, receiver.drip_seconds = "hang", 60
+        with running_worker(app, queues=ALL_BUT_WEBHOOKS):
+            response = client.post(
+                "/api/v1/inquiries", json={**VALID, "callback_url": receiver.url}, headers=headers
+            )
+            job = wait_for_job(client, response.headers["Location"], headers=headers)
+        first = WorkerProcess(env, queues=(WEBHOOKS_QUEUE,))
+        try:
+            assert receiver.wait_for(1), "the first worker never reached the receiver"
+            first.kill()  # mid-attempt, before it could record anything
+        finally:
+            first.stop()
+        assert sql(app, "SELECT status, attempts FROM webhook_deliveries") == [("pending", 1)]
+
+        receiver.mode = "answer"
+        sql(app, "UPDATE webhook_deliveries SET next_attempt_at = now() - interval '10 minutes'")
+        assert republished_by_the_sweeper(app) == 1
+        with running_worker(app, queues=(WEBHOOKS_QUEUE,)):
+            [status] = wait_for_deliveries(app, timeout=10)
+
+    assert status == "succeeded"
+    assert len(receiver.received) == 2
+    attempts = client.get(f"/api/v1/jobs/{job['id']}/deliveries", headers=headers).get_json()
+    assert [(a["attempt"], a["status_code"]) for a in attempts] == [(1, None), (2, 204)]
+    assert attempts[0]["error"].startswith("interrupted")
+    assert attempts[1]["error"] is None
 
 
 def test_https_deliveries_verify_the_certificate_against_the_urls_host(
