@@ -6,15 +6,25 @@ import base64
 import hashlib
 import hmac
 import json
+import socket
 import time
+from pathlib import Path
+from typing import Any
 
 import pytest
+from flask import Flask
 
-from tests.conftest import running_worker, sql, token_for, wait_for_job
+from api.jobs.kinds import QUEUES, WEBHOOKS_QUEUE
+from api.maintenance import BY_NAME
+from tests.conftest import WorkerProcess, running_worker, sql, token_for, wait_for_job
+from tests.support.tls import TestAuthority
 from tests.support.webhook_receiver import WebhookReceiver
 from tests.test_inquiries import VALID
 
 TOLERANCE_SECONDS = 300
+DEADLINE_SECONDS = 2  # WEBHOOK_TIMEOUT_SECONDS in the tarpit tests
+DEADLINE_MARGIN_MS = 500  # recording the attempt and a busy machine, not the peer's pace
+ALL_BUT_WEBHOOKS = tuple(queue for queue in QUEUES if queue != WEBHOOKS_QUEUE)
 
 
 def verify_standard_webhook(secret: str, headers: dict[str, str], body: bytes) -> bool:
@@ -31,6 +41,25 @@ def verify_standard_webhook(secret: str, headers: dict[str, str], body: bytes) -
         for signature in headers["webhook-signature"].split()
         if signature.startswith("v1,")
     )
+
+
+def wait_for_deliveries(app: Flask, timeout: float = 30) -> list[str]:
+    """The deliveries' statuses once none is `pending` any more (or as they are at the timeout),
+    oldest first."""
+    deadline = time.monotonic() + timeout
+    while True:
+        statuses = [
+            str(row[0])
+            for row in sql(app, "SELECT status FROM webhook_deliveries ORDER BY created_at")
+        ]
+        if (statuses and "pending" not in statuses) or time.monotonic() > deadline:
+            return statuses
+        time.sleep(0.1)
+
+
+def republished_by_the_sweeper(app: Flask) -> int:
+    with app.app_context():
+        return int(BY_NAME["sweep-jobs"].run().webhooks_republished)
 
 
 @pytest.fixture
@@ -77,6 +106,110 @@ def test_callback_urls_to_private_or_odd_targets_are_422(app, client, url):
     assert response.status_code == 422
     assert "callback_url" in response.get_json()["errors"]
     assert sql(app, "SELECT count(*) FROM jobs")[0][0] == 0
+
+
+TRANSITION_URLS = [
+    "http://[64:ff9b::7f00:1]/hook",  # NAT64, well-known prefix: 127.0.0.1
+    "http://[64:ff9b::a9fe:a9fe]/latest/meta-data/",  # NAT64: 169.254.169.254
+    "http://[64:ff9b:1::a00:7]/hook",  # NAT64, local-use prefix: 10.0.0.7
+    "http://[2002:7f00:1::]/",  # 6to4: 127.0.0.1
+    "http://[2002:c0a8:10a::1]:8080/hook",  # 6to4: 192.168.1.10
+    "http://[::127.0.0.1]/",  # IPv4-compatible: 127.0.0.1
+    "http://[::7f00:1]/hook",  # the same, written in hex
+    "http://[::a9fe:a9fe]/latest/meta-data/",  # IPv4-compatible: 169.254.169.254
+    "http://[::ffff:0:7f00:1]/",  # IPv4-translated (SIIT): 127.0.0.1
+    "http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/",  # Teredo
+]
+
+
+@pytest.mark.parametrize("url", TRANSITION_URLS)
+def test_ssrf_ipv6_transition_literals_are_422(make_app, url):
+    app = make_app(WEBHOOK_ALLOW_PRIVATE_TARGETS="false")  # the default, said out loud
+    response = app.test_client().post(
+        "/api/v1/inquiries", json={**VALID, "callback_url": url}, headers=token_for(app)
+    )
+
+    assert response.status_code == 422
+    assert response.headers["Content-Type"] == "application/problem+json"
+    assert response.get_json()["errors"]["callback_url"]
+    assert sql(app, "SELECT count(*) FROM jobs")[0][0] == 0
+
+
+# What the attacker's DNS zone would answer. The callback URL is resolved in the API process,
+# which is this test process, so replacing socket.getaddrinfo here stands in for that zone
+# without any network.
+ZONE = {
+    "nat64.hooks.test": ["64:ff9b::a9fe:a9fe"],
+    "local-nat64.hooks.test": ["64:ff9b:1::7f00:1"],
+    "sixtofour.hooks.test": ["2002:a00:7::1"],
+    "compatible.hooks.test": ["::7f00:1"],
+    "teredo.hooks.test": ["2001:0:4136:e378:8000:63bf:3fff:fdd2"],
+    "mixed.hooks.test": ["2606:4700:4700::1111", "64:ff9b::7f00:1"],  # one bad answer is enough
+    "public.hooks.test": ["2606:4700:4700::1111", "1.1.1.1"],
+}
+
+
+def serve_zone(monkeypatch: pytest.MonkeyPatch, zone: dict[str, list[str]]) -> None:
+    """Answer getaddrinfo for the zone's names, in this process only (the API and the tests'
+    thread-pool workers); other names resolve as usual."""
+    real_getaddrinfo = socket.getaddrinfo
+
+    def getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> list[Any]:
+        if host not in zone:
+            return real_getaddrinfo(host, port, *args, **kwargs)
+        return [
+            (socket.AF_INET6, socket.SOCK_STREAM, 6, "", (address, port, 0, 0))
+            if ":" in address
+            else (socket.AF_INET, socket.SOCK_STREAM, 6, "", (address, port))
+            for address in zone[host]
+        ]
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+
+
+@pytest.fixture
+def attacker_zone(monkeypatch: pytest.MonkeyPatch) -> None:
+    serve_zone(monkeypatch, ZONE)
+
+
+@pytest.fixture
+def local_zone(monkeypatch: pytest.MonkeyPatch) -> None:
+    serve_zone(
+        monkeypatch, {"receiver.hooks.test": ["127.0.0.1"], "impostor.hooks.test": ["127.0.0.1"]}
+    )
+
+
+@pytest.fixture
+def test_ca(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> TestAuthority:
+    authority = TestAuthority(tmp_path)
+    monkeypatch.setenv("SSL_CERT_FILE", str(authority.ca_file))  # the default trust: this CA
+    return authority
+
+
+@pytest.mark.parametrize("name", sorted(set(ZONE) - {"public.hooks.test"}))
+def test_ssrf_names_resolving_to_ipv6_transition_addresses_are_422(make_app, attacker_zone, name):
+    app = make_app(WEBHOOK_ALLOW_PRIVATE_TARGETS="false")
+    response = app.test_client().post(
+        "/api/v1/inquiries",
+        json={**VALID, "callback_url": f"https://{name}/hook"},
+        headers=token_for(app),
+    )
+
+    assert response.status_code == 422
+    assert response.get_json()["errors"]["callback_url"] == [
+        "The host resolves to a private or reserved address."
+    ]
+
+
+def test_names_resolving_to_public_ipv6_addresses_are_accepted(make_app, attacker_zone):
+    app = make_app(WEBHOOK_ALLOW_PRIVATE_TARGETS="false")
+    response = app.test_client().post(
+        "/api/v1/inquiries",
+        json={**VALID, "callback_url": "https://public.hooks.test/hook"},
+        headers=token_for(app),
+    )
+
+    assert response.status_code == 202
 
 
 def test_anonymous_callers_cannot_ask_for_webhooks(hook_app):
@@ -189,11 +322,176 @@ def test_slow_receivers_time_out_and_long_answers_are_cut(make_app):
     [chatty_attempt] = client.get(
         f"/api/v1/jobs/{chatty_job['id']}/deliveries", headers=headers
     ).get_json()
-    assert chatty_attempt["status_code"] == 200
+    assert chatty_attempt["status_code"] == 200, chatty_attempt["error"]
     excerpts = sql(
         app, "SELECT length(response_excerpt) FROM webhook_attempts WHERE status_code = 200"
     )
     assert excerpts == [(512,)]  # a prefix is kept, not the 100 kB answer
+
+
+@pytest.mark.parametrize("mode", ["drip-status", "drip-headers", "drip-body", "hang"])
+def test_webhook_tarpit_attempts_end_at_the_deadline_and_the_delivery_fails(make_app, mode):
+    app = make_app(
+        WEBHOOK_ALLOW_PRIVATE_TARGETS="true",
+        WEBHOOK_TIMEOUT_SECONDS=str(DEADLINE_SECONDS),
+        WEBHOOK_MAX_ATTEMPTS="2",
+        WEBHOOK_RETRY_BASE_DELAY="0",
+    )
+    client = app.test_client()
+    headers = token_for(app)
+    with WebhookReceiver() as tarpit, running_worker(app):
+        tarpit.mode = mode  # every read gets a byte in time; the answer never completes
+        response = client.post(
+            "/api/v1/inquiries", json={**VALID, "callback_url": tarpit.url}, headers=headers
+        )
+        job = wait_for_job(client, response.headers["Location"], headers=headers)
+        [status] = wait_for_deliveries(app)
+
+    assert status == "failed"
+    assert len(tarpit.received) == 2
+    attempts = client.get(f"/api/v1/jobs/{job['id']}/deliveries", headers=headers).get_json()
+    assert [a["attempt"] for a in attempts] == [1, 2]
+    for attempt in attempts:
+        assert attempt["status_code"] is None
+        assert attempt["error"].startswith(
+            f"timed out: no complete answer within {DEADLINE_SECONDS} s"
+        )
+        # The bound the system promises, whatever the peer does: not a benchmark.
+        assert attempt["duration_ms"] <= DEADLINE_SECONDS * 1000 + DEADLINE_MARGIN_MS
+    assert attempts[-1]["delivery_status"] == "failed"
+    # Nothing is left to republish, however late the sweeper comes.
+    sql(app, "UPDATE webhook_deliveries SET next_attempt_at = now() - interval '1 hour'")
+    assert republished_by_the_sweeper(app) == 0
+
+
+def test_webhook_attempts_counted_by_dead_workers_are_not_repeated_past_the_maximum(make_app):
+    app = make_app(
+        WEBHOOK_ALLOW_PRIVATE_TARGETS="true",
+        WEBHOOK_MAX_ATTEMPTS="2",
+        WEBHOOK_RETRY_BASE_DELAY="0",
+    )
+    client = app.test_client()
+    headers = token_for(app)
+    with WebhookReceiver() as receiver:
+        with running_worker(app, queues=ALL_BUT_WEBHOOKS):
+            response = client.post(
+                "/api/v1/inquiries", json={**VALID, "callback_url": receiver.url}, headers=headers
+            )
+            wait_for_job(client, response.headers["Location"], headers=headers)
+        # Both attempts were claimed (so counted) by workers that died mid-attempt, and their
+        # claims ran out long ago: the delivery is pending and overdue.
+        sql(
+            app,
+            "UPDATE webhook_deliveries SET attempts = 2, "
+            "next_attempt_at = now() - interval '10 minutes'",
+        )
+        assert republished_by_the_sweeper(app) == 1
+        with running_worker(app, queues=(WEBHOOKS_QUEUE,)):
+            [status] = wait_for_deliveries(app, timeout=10)
+        assert republished_by_the_sweeper(app) == 0
+
+    assert status == "failed"
+    assert receiver.received == []  # failed by the claim, not attempted a third time
+
+
+def test_webhook_attempt_of_a_killed_worker_is_counted_and_recorded(make_app, base_env):
+    env = {
+        **base_env,
+        "WEBHOOK_ALLOW_PRIVATE_TARGETS": "true",
+        "WEBHOOK_MAX_ATTEMPTS": "2",
+        "WEBHOOK_RETRY_BASE_DELAY": "0",
+    }
+    app = make_app(**env)
+    client = app.test_client()
+    headers = token_for(app)
+    with WebhookReceiver() as receiver:
+        receiver.mode, receiver.drip_seconds = "hang", 60
+        with running_worker(app, queues=ALL_BUT_WEBHOOKS):
+            response = client.post(
+                "/api/v1/inquiries", json={**VALID, "callback_url": receiver.url}, headers=headers
+            )
+            job = wait_for_job(client, response.headers["Location"], headers=headers)
+        first = WorkerProcess(env, queues=(WEBHOOKS_QUEUE,))
+        try:
+            assert receiver.wait_for(1), "the first worker never reached the receiver"
+            first.kill()  # mid-attempt, before it could record anything
+        finally:
+            first.stop()
+        assert sql(app, "SELECT status, attempts FROM webhook_deliveries") == [("pending", 1)]
+
+        receiver.mode = "answer"
+        sql(app, "UPDATE webhook_deliveries SET next_attempt_at = now() - interval '10 minutes'")
+        assert republished_by_the_sweeper(app) == 1
+        with running_worker(app, queues=(WEBHOOKS_QUEUE,)):
+            [status] = wait_for_deliveries(app, timeout=10)
+
+    assert status == "succeeded"
+    assert len(receiver.received) == 2
+    attempts = client.get(f"/api/v1/jobs/{job['id']}/deliveries", headers=headers).get_json()
+    assert [(a["attempt"], a["status_code"]) for a in attempts] == [(1, None), (2, 204)]
+    assert attempts[0]["error"].startswith("interrupted")
+    assert attempts[1]["error"] is None
+
+
+def test_https_deliveries_verify_the_certificate_against_the_urls_host(
+    make_app, test_ca, local_zone
+):
+    app = make_app(WEBHOOK_ALLOW_PRIVATE_TARGETS="true", WEBHOOK_MAX_ATTEMPTS="1")
+    client = app.test_client()
+    headers = token_for(app)
+    with (
+        WebhookReceiver(tls=test_ca.server_context("receiver.hooks.test")) as receiver,
+        running_worker(app),
+    ):
+        jobs = [
+            client.post(
+                "/api/v1/inquiries",
+                json={**VALID, "callback_url": f"https://{name}:{receiver.port}/hook"},
+                headers=headers,
+            ).get_json()
+            for name in ("receiver.hooks.test", "impostor.hooks.test")  # one server, one name
+        ]
+        for job in jobs:
+            wait_for_job(client, f"/api/v1/jobs/{job['id']}", headers=headers)
+        wait_for_deliveries(app)
+
+    [delivered] = receiver.received
+    assert delivered.headers["host"] == f"receiver.hooks.test:{receiver.port}"
+    [genuine], [impostor] = (
+        client.get(f"/api/v1/jobs/{job['id']}/deliveries", headers=headers).get_json()
+        for job in jobs
+    )
+    assert (genuine["status_code"], genuine["error"]) == (204, None)
+    assert impostor["status_code"] is None
+    assert "certificate verify failed" in impostor["error"]
+    assert impostor["delivery_status"] == "failed"
+
+
+def test_webhook_tarpit_in_the_tls_handshake_ends_at_the_deadline(make_app, test_ca, local_zone):
+    app = make_app(
+        WEBHOOK_ALLOW_PRIVATE_TARGETS="true",
+        WEBHOOK_TIMEOUT_SECONDS=str(DEADLINE_SECONDS),
+        WEBHOOK_MAX_ATTEMPTS="1",
+    )
+    client = app.test_client()
+    headers = token_for(app)
+    with (
+        WebhookReceiver(tls=test_ca.server_context("receiver.hooks.test")) as tarpit,
+        running_worker(app),
+    ):
+        tarpit.mode = "hang-handshake"
+        response = client.post(
+            "/api/v1/inquiries",
+            json={**VALID, "callback_url": f"https://receiver.hooks.test:{tarpit.port}/"},
+            headers=headers,
+        )
+        job = wait_for_job(client, response.headers["Location"], headers=headers)
+        [status] = wait_for_deliveries(app)
+
+    assert status == "failed"
+    [attempt] = client.get(f"/api/v1/jobs/{job['id']}/deliveries", headers=headers).get_json()
+    assert attempt["error"].startswith("timed out: no complete answer within")
+    assert attempt["duration_ms"] <= DEADLINE_SECONDS * 1000 + DEADLINE_MARGIN_MS
 
 
 def test_a_canceled_job_sends_job_canceled(hook_app):

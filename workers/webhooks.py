@@ -1,4 +1,8 @@
-"""Webhook delivery: one attempt per task run; retries are scheduled by the delivery row."""
+"""Webhook delivery: one attempt per task run; retries are scheduled by the delivery row.
+
+The attempt's own deadline (WEBHOOK_TIMEOUT_SECONDS) keeps it well inside the task's time
+limits, which stay as a backstop: an attempt they cut short was already counted by its claim.
+"""
 
 from __future__ import annotations
 

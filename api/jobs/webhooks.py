@@ -3,8 +3,10 @@
 The delivery row is written in the transaction that makes the job terminal and its message is
 published after that commit. The callback URL is checked at submission and again at each
 attempt (`api.integrations.http`: public addresses only unless WEBHOOK_ALLOW_PRIVATE_TARGETS,
-no redirects, a short answer excerpt). Each attempt is one row; the delivery is retried with
-exponential backoff until it succeeds or WEBHOOK_MAX_ATTEMPTS.
+no redirects, a short answer excerpt, a wall-clock deadline of WEBHOOK_TIMEOUT_SECONDS). Each
+attempt is one row, written and counted by the claim that starts it (so an attempt whose worker
+dies still counts) and completed with its outcome; the delivery is retried with exponential
+backoff until it succeeds or WEBHOOK_MAX_ATTEMPTS have been claimed, and then it fails.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-import urllib3
 from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -28,7 +29,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from api.database import affected
 from api.errors import ValidationFailed
 from api.extensions import db
-from api.integrations.http import RefusedTarget, post, resolve_target
+from api.integrations.http import RefusedTarget, TransportError, post, resolve_target
 from api.jobs.broker import publish_after_commit
 from api.jobs.models import DeliveryStatus, Job, WebhookAttempt, WebhookDelivery, WebhookSecret
 from api.jobs.schemas import JobSchema
@@ -39,6 +40,10 @@ DELIVER_TASK = "webhooks.deliver"
 DELIVER_SOFT_TIME_LIMIT, DELIVER_TIME_LIMIT = 30, 40
 CLAIM_SECONDS = 60  # an attempt in progress holds the delivery this long
 MISSED_AFTER_SECONDS = 120  # a pending delivery this late had its message lost
+# The error an attempt row carries from its claim until its outcome replaces it; a later claim
+# (only possible once CLAIM_SECONDS have passed) finds it still there when the worker died.
+IN_PROGRESS = "no outcome yet: the attempt is in progress, or its worker stopped during it"
+INTERRUPTED = "interrupted: the worker stopped during the attempt; no answer was recorded"
 
 
 # --- secrets and signatures ------------------------------------------------------------------
@@ -134,24 +139,61 @@ def record_terminal_event(job_id: uuid.UUID) -> None:
 
 
 def claim(delivery_id: uuid.UUID) -> WebhookDelivery | None:
-    """Hold the delivery for one attempt (committed at once, so a second message for it waits);
-    None when it is done or another worker holds it."""
+    """Hold the delivery for one attempt and count that attempt, committed at once: a second
+    message for it waits, and the attempt counts even if its worker dies or overruns. Once
+    WEBHOOK_MAX_ATTEMPTS have been claimed the delivery is failed instead, so republishing it
+    (the sweeper) cannot make it loop. None when there is nothing to attempt."""
     now = utcnow()
+    maximum = current_app.config["WEBHOOK_MAX_ATTEMPTS"]
+    due = (
+        WebhookDelivery.id == delivery_id,
+        WebhookDelivery.status == DeliveryStatus.PENDING,
+        WebhookDelivery.next_attempt_at <= utc_param(now + timedelta(seconds=1)),
+    )
     claimed = affected(
         update(WebhookDelivery)
-        .where(
-            WebhookDelivery.id == delivery_id,
-            WebhookDelivery.status == DeliveryStatus.PENDING,
-            WebhookDelivery.next_attempt_at <= utc_param(now + timedelta(seconds=1)),
+        .where(*due, WebhookDelivery.attempts < maximum)
+        .values(
+            attempts=WebhookDelivery.attempts + 1,
+            next_attempt_at=utc_param(now + timedelta(seconds=CLAIM_SECONDS)),
         )
-        .values(next_attempt_at=utc_param(now + timedelta(seconds=CLAIM_SECONDS)))
     )
+    exhausted = 0
+    if not claimed:
+        exhausted = affected(
+            update(WebhookDelivery)
+            .where(*due, WebhookDelivery.attempts >= maximum)
+            .values(status=DeliveryStatus.FAILED)
+        )
+    delivery = None
+    if claimed or exhausted:  # earlier attempts still without an outcome lost their worker
+        affected(
+            update(WebhookAttempt)
+            .where(WebhookAttempt.delivery_id == delivery_id, WebhookAttempt.error == IN_PROGRESS)
+            .values(error=INTERRUPTED)
+        )
+    if claimed:
+        delivery = db.session.get(WebhookDelivery, delivery_id, populate_existing=True)
+        assert delivery is not None
+        # A key made on first use commits here: inserted in the attempt's transaction, it would
+        # hold the user's other deliveries (waiting on that row) for as long as the POST takes.
+        secret_for(delivery.user_id)
+        db.session.add(
+            WebhookAttempt(
+                delivery_id=delivery_id,
+                number=delivery.attempts,
+                status_code=None,
+                error=IN_PROGRESS,
+                response_excerpt=None,
+                duration_ms=0,
+            )
+        )
     db.session.commit()
-    return db.session.get(WebhookDelivery, delivery_id, populate_existing=True) if claimed else None
+    return delivery
 
 
 def deliver(delivery_id: uuid.UUID) -> float | None:
-    """One attempt (the delivery task's unit of work): claim, POST, record, commit.
+    """One attempt (the delivery task's unit of work): claim (committed), POST, record, commit.
 
     Returns the delay before the next attempt, or None when there is nothing more to do."""
     delivery = claim(delivery_id)
@@ -163,9 +205,11 @@ def deliver(delivery_id: uuid.UUID) -> float | None:
 
 
 def _attempt(delivery: WebhookDelivery) -> float | None:
-    """One HTTP attempt, recorded with the delivery's new state (not committed yet)."""
+    """The claimed HTTP attempt, its outcome recorded with the delivery's new state (not
+    committed yet). The deadline starts before the name is resolved, so the recorded duration
+    is bounded by WEBHOOK_TIMEOUT_SECONDS whatever the receiver does."""
     config = current_app.config
-    number = delivery.attempts + 1
+    number = delivery.attempts  # counted by the claim
     status_code: int | None = None
     excerpt = error = None
     permanent = False
@@ -182,32 +226,43 @@ def _attempt(delivery: WebhookDelivery) -> float | None:
             "webhook-timestamp": str(timestamp),
             "webhook-signature": signature,
         }
-        status_code, raw = post(target, body, headers, config["WEBHOOK_TIMEOUT_SECONDS"])
+        timeout = config["WEBHOOK_TIMEOUT_SECONDS"]
+        status_code, raw = post(target, body, headers, timeout, started=started)
         excerpt = raw.decode("utf-8", errors="replace")
     except RefusedTarget as exc:
         error, permanent = str(exc), True
-    except (urllib3.exceptions.HTTPError, OSError) as exc:
-        error = f"{type(exc).__name__}: {exc}"[:300]
-    db.session.add(
-        WebhookAttempt(
-            delivery_id=delivery.id,
-            number=number,
+    except TransportError as exc:
+        error = str(exc)[:300]
+    affected(
+        update(WebhookAttempt)
+        .where(WebhookAttempt.delivery_id == delivery.id, WebhookAttempt.number == number)
+        .values(
             status_code=status_code,
             error=error,
             response_excerpt=excerpt,
             duration_ms=int((time.monotonic() - started) * 1000),
         )
     )
-    delivery.attempts = number
+    values: dict[str, Any]
+    delay: float | None = None
     if status_code is not None and 200 <= status_code < 300:
-        delivery.status = DeliveryStatus.SUCCEEDED
-        return None
-    if permanent or number >= config["WEBHOOK_MAX_ATTEMPTS"]:
-        delivery.status = DeliveryStatus.FAILED
-        return None
-    delay = float(config["WEBHOOK_RETRY_BASE_DELAY"] * 2 ** (number - 1))
-    delivery.next_attempt_at = utcnow() + timedelta(seconds=delay)
-    return delay
+        values = {"status": DeliveryStatus.SUCCEEDED}
+    elif permanent or number >= config["WEBHOOK_MAX_ATTEMPTS"]:
+        values = {"status": DeliveryStatus.FAILED}
+    else:
+        delay = float(config["WEBHOOK_RETRY_BASE_DELAY"] * 2 ** (number - 1))
+        values = {"next_attempt_at": utc_param(utcnow() + timedelta(seconds=delay))}
+    # Fenced by the attempt number: if a later claim took over, its outcome decides.
+    taken = affected(
+        update(WebhookDelivery)
+        .where(
+            WebhookDelivery.id == delivery.id,
+            WebhookDelivery.status == DeliveryStatus.PENDING,
+            WebhookDelivery.attempts == number,
+        )
+        .values(**values)
+    )
+    return delay if taken else None
 
 
 def attempts_for(job_id: uuid.UUID) -> list[dict[str, Any]]:

@@ -24,9 +24,15 @@ class QuietHandler(BaseHTTPRequestHandler):
 class LocalServer:
     """Serves `handler_class()` on 127.0.0.1 (a free port) while used as a context manager."""
 
+    scheme = "http"
+
     def __init__(self) -> None:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self.handler_class())
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._server = self.server_class()(("127.0.0.1", 0), self.handler_class())
+        self.url = f"{self.scheme}://127.0.0.1:{self._server.server_address[1]}"
+        self.port = self._server.server_address[1]
+
+    def server_class(self) -> type[ThreadingHTTPServer]:
+        return ThreadingHTTPServer
 
     def handler_class(self) -> type[BaseHTTPRequestHandler]:
         raise NotImplementedError
