@@ -38,6 +38,7 @@ from api.users.passwords import hash_password
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 REDIS_HOST_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")
+REDIS_PORT = int(REDIS_HOST_URL.rsplit(":", 1)[1].split("/")[0])
 REDIS_DB_CACHE, REDIS_DB_BROKER = 13, 14
 RABBITMQ_URL = os.environ.get("TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672//")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import uuid
 
-from tests.conftest import REDIS_DB_BROKER, sql, wait_for_job
+from tests.conftest import REDIS_DB_BROKER, REDIS_PORT, sql, wait_for_job
 from tests.support.tcp_proxy import TcpProxy
 from tests.test_inquiries import VALID
 
@@ -59,7 +59,7 @@ def test_invalid_key_is_400(client):
 
 
 def test_same_key_while_the_first_request_is_in_flight_is_409(make_app, base_env):
-    proxy = TcpProxy(6379, delay=0.5).start()  # a slow broker keeps the first request busy
+    proxy = TcpProxy(REDIS_PORT, delay=0.5).start()  # a slow broker keeps the first request busy
     app = make_app(CELERY_BROKER_URL=f"redis://127.0.0.1:{proxy.port}/{REDIS_DB_BROKER}")
     headers = {"Idempotency-Key": str(uuid.uuid4())}
     answers: list[int] = []

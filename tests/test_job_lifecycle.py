@@ -15,6 +15,7 @@ from tests.conftest import (
     RABBITMQ_URL,
     REDIS_DB_BROKER,
     REDIS_HOST_URL,
+    REDIS_PORT,
     WorkerProcess,
     free_port,
     running_worker,
@@ -133,7 +134,7 @@ def test_a_worker_killed_mid_job_leaves_it_for_the_next_worker(make_app, base_en
 def test_an_inquiry_accepted_while_the_broker_is_down_is_delivered_by_the_sweeper(
     make_app, tmp_path
 ):
-    proxy = TcpProxy(6379).start()
+    proxy = TcpProxy(REDIS_PORT).start()
     app = make_app(CELERY_BROKER_URL=f"redis://127.0.0.1:{proxy.port}/{REDIS_DB_BROKER}")
     client = app.test_client()
     proxy.stop()
