@@ -16,6 +16,7 @@ The rules this module enforces for every caller:
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from typing import Any, cast
@@ -23,7 +24,7 @@ from typing import Any, cast
 from flask import Flask, Response, current_app, g, has_request_context
 from sqlalchemy import event, func, select
 from sqlalchemy.engine import CursorResult, Engine
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, IntegrityError
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
 from sqlalchemy.sql import Executable
 
@@ -170,6 +171,31 @@ def _finish_request(response: Response) -> Response:
     return response
 
 
+# --- connections -------------------------------------------------------------------------
+
+
+def ping_idle_connections(engine: Engine, idle_seconds: float) -> None:
+    """Check a pooled connection before use only when it sat idle for `idle_seconds`: the
+    database may have restarted meanwhile. A busy pool pays no round trip per checkout (what
+    `pool_pre_ping` would cost); a connection that broke while in use fails its request with a
+    503 and the pool is renewed."""
+
+    @event.listens_for(engine, "checkout")
+    def ping_if_idle(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        last_used = record.info.get("last_used")
+        if last_used is not None and time.monotonic() - last_used > idle_seconds:
+            try:
+                engine.dialect.do_ping(dbapi_connection)
+                dbapi_connection.rollback()  # the ping may have opened a transaction
+            except Exception as exc:  # the pool discards it and tries a fresh connection
+                raise DisconnectionError("an idle connection no longer answers") from exc
+        record.info["last_used"] = time.monotonic()
+
+    @event.listens_for(engine, "checkin")
+    def mark_used(_dbapi_connection: Any, record: Any) -> None:
+        record.info["last_used"] = time.monotonic()
+
+
 # --- lean reads --------------------------------------------------------------------------
 
 
@@ -201,6 +227,13 @@ def _refuse_flush(session: Session, _context: Any, _instances: Any) -> None:
 def _refuse_writes(state: ORMExecuteState) -> None:
     if state.session.info.get(READ_ONLY) and not state.is_select:
         raise ReadOnlySession("reader() sessions cannot write")
+
+
+def autocommit_execute(statement: Executable) -> Any:
+    """Run ONE statement as its own transaction on an autocommit connection: one round trip
+    (no BEGIN, no COMMIT) for a write that is a unit of work by itself (a job's claim)."""
+    with _autocommit_engine().connect() as connection:
+        return connection.execute(statement)
 
 
 def affected(statement: Executable) -> int:

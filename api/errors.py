@@ -246,5 +246,6 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(redis.exceptions.TimeoutError, handle_backing_service_down)
     app.register_error_handler(sqlalchemy.exc.OperationalError, handle_database_unavailable)
     app.register_error_handler(sqlalchemy.exc.InterfaceError, handle_database_unavailable)
+    app.register_error_handler(sqlalchemy.exc.TimeoutError, handle_database_unavailable)  # pool
     app.register_error_handler(sqlalchemy.exc.DataError, handle_unstorable_value)
     app.register_error_handler(Exception, handle_unexpected)

@@ -166,6 +166,7 @@ class BaseConfig:
         self.DATABASE_URL = env.str("DATABASE_URL", f"sqlite:///{data_dir / 'baliblissed.sqlite3'}")
         self.SQLALCHEMY_DATABASE_URI = sqlalchemy_url(self.DATABASE_URL)
         self.DATABASE_POOL_SIZE = env.int("DATABASE_POOL_SIZE", 10, minimum=1)
+        self.DATABASE_IDLE_PING_SECONDS = env.float("DATABASE_IDLE_PING_SECONDS", 10.0)
         self.SQLALCHEMY_ENGINE_OPTIONS = self._engine_options()
 
         self.REDIS_URL = env.str("REDIS_URL", "")
@@ -297,8 +298,10 @@ class BaseConfig:
         return {
             "pool_size": self.DATABASE_POOL_SIZE,
             "max_overflow": self.DATABASE_POOL_SIZE,
-            # A connection that died (database restart) is replaced before use, not failed on.
-            "pool_pre_ping": True,
+            # No ping per checkout (a round trip on every hot path): connections idle longer
+            # than DATABASE_IDLE_PING_SECONDS are pinged instead (api.database).
+            "pool_pre_ping": False,
+            "pool_timeout": 5,  # a request waits this long for a connection, then 503
             # Errors never log bound values (emails, password hashes, webhook secrets).
             "hide_parameters": True,
             "pool_recycle": 1800,

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from email.message import EmailMessage
-
 import pytest
 
-from api.integrations.email import OutboxSender
+from api.integrations.email import OutboxSender, OutgoingEmail
 from api.integrations.errors import IntegrationError
 from api.integrations.gmail import GmailSender
 from tests.conftest import free_port, running_worker, wait_for_job
@@ -15,14 +13,16 @@ from tests.support.fake_smtp import FakeSmtpServer
 from tests.test_inquiries import VALID
 
 
-def message(to: str = "guest@example.com") -> EmailMessage:
-    mail = EmailMessage()
-    mail["From"] = "BaliBlissed <no-reply@baliblissed.com>"
-    mail["To"] = to
-    mail["Subject"] = "Selamat datang"
-    mail["Message-ID"] = "<job-1.welcome@baliblissed.com>"
-    mail.set_content("Hello from Bali")
-    return mail
+def message(to: str = "guest@example.com") -> OutgoingEmail:
+    return OutgoingEmail(
+        sender="BaliBlissed <no-reply@baliblissed.com>",
+        to=to,
+        subject="Selamat datang",
+        message_id="<job-1.welcome@baliblissed.com>",
+        date="Wed, 02 Dec 2026 05:00:00 GMT",
+        text="Hello from Bali",
+        html="<p>Hello from Bali</p>",
+    )
 
 
 def test_inquiry_over_smtp(make_app):
@@ -121,3 +121,29 @@ def test_outbox_writes_one_file_per_message_and_a_resend_replaces_it(tmp_path):
     files = list((tmp_path / "outbox").iterdir())
     assert [path.name for path in files] == ["job-1.welcome_baliblissed.com.eml"]
     assert "Hello from Bali" in files[0].read_text()
+
+
+def test_messages_in_other_languages_read_back_exactly(tmp_path):
+    """Indonesian and Chinese text (and a long line) survive: what a mail client shows is what
+    the template wrote."""
+    import email
+    import email.policy
+
+    sent = OutgoingEmail(
+        sender="BaliBlissed <no-reply@baliblissed.com>",
+        to="wayan@example.com",
+        subject="Terima kasih — 谢谢您的询问",
+        message_id="<job-2.confirmation@baliblissed.com>",
+        date="Wed, 02 Dec 2026 05:00:00 GMT",
+        text="Halo, 您好!\n" + "Ubud " * 300 + "\nSampai jumpa",
+        html="<p>Halo, 您好!</p>",
+        reply_to="Ayu Putri <ayu@example.com>",
+    )
+    path = OutboxSender(str(tmp_path)).send(sent)
+
+    read = email.message_from_bytes(open(path, "rb").read(), policy=email.policy.default)
+    assert read["Subject"] == "Terima kasih — 谢谢您的询问"
+    assert read["Reply-To"] == "Ayu Putri <ayu@example.com>"
+    assert read.get_body(("plain",)).get_content().splitlines() == sent.text.splitlines()
+    assert read.get_body(("html",)).get_content().strip() == "<p>Halo, 您好!</p>"
+    assert not any(part.defects for part in read.walk())

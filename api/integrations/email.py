@@ -1,7 +1,8 @@
-"""Sending email: the interface, the outbox default, and the factory that picks a provider.
+"""Sending email: the message, the interface, the outbox default, and the factory that picks
+a provider.
 
-Every provider takes a finished `EmailMessage` whose Message-ID is stable for its job and
-part, so a retried job that re-sends a message produces the same message, not a new one.
+Every provider takes a finished `OutgoingEmail` whose Message-ID is stable for its job and part,
+so a retried job that re-sends a message produces the same message, not a new one.
 """
 
 from __future__ import annotations
@@ -9,11 +10,78 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-from email.message import EmailMessage
+from dataclasses import dataclass
+from email import quoprimime
+from email.header import Header
+from email.utils import parseaddr
 from pathlib import Path
 from typing import Any, Protocol
 
 from api.integrations.errors import IntegrationError
+
+CRLF = "\r\n"
+
+
+def _header(value: str) -> str:
+    """ASCII as it is; anything else RFC 2047-encoded (UTF-8)."""
+    return value if value.isascii() else Header(value, "utf-8").encode()
+
+
+def _body(text: str, subtype: str) -> str:
+    """A text part: 7-bit when ASCII with short lines (readable as it is), else
+    quoted-printable UTF-8."""
+    lines = text.splitlines()
+    if text.isascii() and all(len(line) <= 998 for line in lines):
+        return (
+            f'Content-Type: text/{subtype}; charset="us-ascii"{CRLF}'
+            f"Content-Transfer-Encoding: 7bit{CRLF}{CRLF}" + CRLF.join(lines)
+        )
+    return (
+        f'Content-Type: text/{subtype}; charset="utf-8"{CRLF}'
+        f"Content-Transfer-Encoding: quoted-printable{CRLF}{CRLF}"
+        # quoprimime works on one character per byte: hand it the UTF-8 bytes that way.
+        + quoprimime.body_encode(text.encode("utf-8").decode("latin-1"), eol=CRLF)
+    )
+
+
+@dataclass(frozen=True)
+class OutgoingEmail:
+    """A text + HTML message, serialised by hand: for what we send this is the RFC 5322 text
+    the stdlib's `email` package would write, without its per-header parsing and folding
+    (a third of an email job's time). The MIME boundary comes from the Message-ID, so a resend
+    is byte for byte the same message."""
+
+    sender: str  # the From header, e.g. "BaliBlissed <no-reply@baliblissed.com>"
+    to: str
+    subject: str
+    message_id: str
+    date: str
+    text: str
+    html: str
+    reply_to: str | None = None
+
+    @property
+    def envelope_sender(self) -> str:
+        return parseaddr(self.sender)[1]
+
+    def as_bytes(self) -> bytes:
+        boundary = f"=_{re.sub(r'[^A-Za-z0-9.@_-]', '_', self.message_id.strip('<>'))}"
+        headers = [
+            f"From: {_header(self.sender)}",
+            f"To: {_header(self.to)}",
+            f"Subject: {_header(self.subject)}",
+        ]
+        if self.reply_to:
+            headers.append(f"Reply-To: {_header(self.reply_to)}")
+        headers += [
+            f"Message-ID: {self.message_id}",
+            f"Date: {self.date}",
+            "MIME-Version: 1.0",
+            f'Content-Type: multipart/alternative; boundary="{boundary}"',
+        ]
+        parts = [_body(self.text, "plain"), _body(self.html, "html")]
+        body = "".join(f"--{boundary}{CRLF}{part}{CRLF}" for part in parts)
+        return (CRLF.join(headers) + CRLF + CRLF + body + f"--{boundary}--{CRLF}").encode("ascii")
 
 
 class EmailSender(Protocol):
@@ -22,7 +90,7 @@ class EmailSender(Protocol):
     # need not record each message before sending the next.
     idempotent: bool
 
-    def send(self, message: EmailMessage) -> str:
+    def send(self, message: OutgoingEmail) -> str:
         """Deliver the message; return the provider's id for it."""
         ...
 
@@ -36,8 +104,8 @@ class OutboxSender:
     def __init__(self, directory: str) -> None:
         self.directory = Path(directory)
 
-    def send(self, message: EmailMessage) -> str:
-        message_id = message["Message-ID"] or ""
+    def send(self, message: OutgoingEmail) -> str:
+        message_id = message.message_id
         filename = re.sub(r"[^A-Za-z0-9._-]+", "_", message_id.strip("<>")) or "message"
         try:
             self.directory.mkdir(parents=True, exist_ok=True)

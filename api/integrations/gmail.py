@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import threading
-from email.message import EmailMessage
 from typing import Any
 
 import httplib2
@@ -20,6 +19,7 @@ from google_auth_httplib2 import AuthorizedHttp
 from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 
+from api.integrations.email import OutgoingEmail
 from api.integrations.errors import IntegrationError
 
 SCOPES = ["https://www.googleapis.com/auth/gmail.send"]
@@ -60,7 +60,7 @@ class GmailSender:
             self._local.service = service
         return service
 
-    def send(self, message: EmailMessage) -> str:
+    def send(self, message: OutgoingEmail) -> str:
         raw = base64.urlsafe_b64encode(message.as_bytes()).decode("ascii")
         request = self._service().users().messages().send(userId="me", body={"raw": raw})
         try:

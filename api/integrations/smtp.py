@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import smtplib
 import ssl
-from email.message import EmailMessage
 
+from api.integrations.email import OutgoingEmail
 from api.integrations.errors import IntegrationError
 
 IMPLICIT_TLS_PORT = 465
@@ -35,12 +35,12 @@ class SmtpSender:
             client.starttls(context=ssl.create_default_context())
         return client
 
-    def send(self, message: EmailMessage) -> str:
+    def send(self, message: OutgoingEmail) -> str:
         try:
             with self._connect() as client:
                 if self.username:
                     client.login(self.username, self.password)
-                client.send_message(message)
+                client.sendmail(message.envelope_sender, [message.to], message.as_bytes())
         except smtplib.SMTPAuthenticationError as exc:
             raise IntegrationError(
                 "email_auth_failed", "SMTP login refused", retryable=False
@@ -64,7 +64,7 @@ class SmtpSender:
             raise IntegrationError(
                 "email_provider_unavailable", f"SMTP connection failed: {exc}", retryable=True
             ) from exc
-        return message["Message-ID"] or ""
+        return message.message_id
 
 
 def _text(reply: bytes | str) -> str:

@@ -33,19 +33,20 @@ CHANNEL = "jobs:changed"
 POLL_SECONDS = 0.25  # without Redis: how often a waiter re-reads the row
 
 
-def notify_after_commit(job_id: uuid.UUID, version: int) -> None:
-    """Tell every waiter of this job that it changed, once the change is committed."""
+def notify(job_id: uuid.UUID, version: int) -> None:
+    """Tell every waiter of this job that it changed (the change is committed already)."""
     client = redis_client.current
     if client is None:
         return
+    try:
+        client.publish(CHANNEL, f"{job_id}:{version}")
+    except redis.RedisError:  # waiters re-check on their own: a lost wake-up only delays
+        log.warning("could not publish the change of job %s", job_id, exc_info=True)
 
-    def publish() -> None:
-        try:
-            client.publish(CHANNEL, f"{job_id}:{version}")
-        except redis.RedisError:  # waiters re-check on their own: a lost wake-up only delays
-            log.warning("could not publish the change of job %s", job_id, exc_info=True)
 
-    on_commit(publish)
+def notify_after_commit(job_id: uuid.UUID, version: int) -> None:
+    """Tell every waiter of this job that it changed, once the change is committed."""
+    on_commit(lambda: notify(job_id, version))
 
 
 class Waiter:

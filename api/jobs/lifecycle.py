@@ -34,7 +34,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from flask import current_app
 from sqlalchemy import and_, func, or_, update
 
-from api.database import commits_allowed, commits_refused
+from api.database import autocommit_execute, commits_allowed, commits_refused
 from api.extensions import db
 from api.integrations.errors import IntegrationError
 from api.jobs import events, webhooks
@@ -63,11 +63,12 @@ Handler = Callable[[JobRun], dict[str, Any]]
 
 
 def claim(job_id: uuid.UUID) -> JobRun | None:
-    """Take the job for one attempt (committed at once), or None when it is finished or a
-    live worker has it."""
+    """Take the job for one attempt, or None when it is finished or a live worker has it.
+
+    One conditional UPDATE, committed by itself (an autocommit statement: one round trip)."""
     now = utcnow()
     lease = timedelta(seconds=current_app.config["JOB_LEASE_SECONDS"])
-    row = db.session.execute(
+    row = autocommit_execute(
         update(Job)
         .where(
             Job.id == job_id,
@@ -93,13 +94,10 @@ def claim(job_id: uuid.UUID) -> JobRun | None:
             Job.version,
             Job.callback_url,
         )
-        .execution_options(synchronize_session=False)
     ).one_or_none()
-    if row is not None:
-        events.notify_after_commit(job_id, row.version)
-    db.session.commit()
     if row is None:
         return None
+    events.notify(job_id, row.version)
     return JobRun(
         id=job_id,
         kind=row.kind,

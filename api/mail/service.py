@@ -14,13 +14,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from email.message import EmailMessage
 from email.utils import formatdate, parseaddr
 from typing import Any
 
 from flask import current_app, render_template
 
 from api.extensions import email_sender
+from api.integrations.email import OutgoingEmail
 from api.jobs.errors import JobFailed
 from api.jobs.kinds import EMAIL
 from api.jobs.lifecycle import JobRun, save_progress
@@ -63,26 +63,23 @@ def queue_email(template: str, owner_id: uuid.UUID | None, **references: str) ->
     return submit(job, submission)[0]
 
 
-def build_message(mail: Mail, message_id: str) -> EmailMessage:
+def build_message(mail: Mail, message_id: str) -> OutgoingEmail:
     config = current_app.config
     context = {
         **mail.context,
         "frontend_url": config["FRONTEND_URL"],
         "whatsapp_number": config["WHATSAPP_NUMBER"],
     }
-    message = EmailMessage()
-    message["From"] = config["EMAIL_FROM"]
-    message["To"] = mail.to
-    message["Subject"] = mail.subject
-    if mail.reply_to:
-        message["Reply-To"] = mail.reply_to
-    message["Message-ID"] = message_id
-    message["Date"] = formatdate(usegmt=True)
-    message.set_content(render_template(f"email/{mail.template}.txt", **context))
-    message.add_alternative(
-        render_template(f"email/{mail.template}.html", **context), subtype="html"
+    return OutgoingEmail(
+        sender=config["EMAIL_FROM"],
+        to=mail.to,
+        subject=mail.subject,
+        reply_to=mail.reply_to,
+        message_id=message_id,
+        date=formatdate(usegmt=True),
+        text=render_template(f"email/{mail.template}.txt", **context),
+        html=render_template(f"email/{mail.template}.html", **context),
     )
-    return message
 
 
 def send_email_job(run: JobRun, composers: Mapping[str, Composer]) -> dict[str, Any]:
