@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from api.integrations.email import OutboxSender, OutgoingEmail
@@ -141,7 +143,7 @@ def test_messages_in_other_languages_read_back_exactly(tmp_path):
     )
     path = OutboxSender(str(tmp_path)).send(sent)
 
-    read = email.message_from_bytes(open(path, "rb").read(), policy=email.policy.default)
+    read = email.message_from_bytes(Path(path).read_bytes(), policy=email.policy.default)
     assert read["Subject"] == "Terima kasih — 谢谢您的询问"
     assert read["Reply-To"] == "Ayu Putri <ayu@example.com>"
     assert read.get_body(("plain",)).get_content().splitlines() == sent.text.splitlines()
