@@ -179,6 +179,7 @@ class BaseConfig:
             self.REDIS_URL or f"sqla+sqlite:///{data_dir / 'celery-broker.sqlite3'}",
         )
         self.CELERY_WORKER_CONCURRENCY = env.int("CELERY_WORKER_CONCURRENCY", 2, minimum=1)
+        self.CELERY_TASK_EVENTS = env.bool("CELERY_TASK_EVENTS", False)
         self.BROKER_VISIBILITY_TIMEOUT_SECONDS = env.int(
             "BROKER_VISIBILITY_TIMEOUT_SECONDS", 7200, minimum=60
         )
@@ -335,7 +336,9 @@ class BaseConfig:
             "worker_concurrency": self.CELERY_WORKER_CONCURRENCY,
             "task_soft_time_limit": 120,
             "task_time_limit": 150,
-            "worker_send_task_events": True,
+            # Task events cost a broker message per task state: off unless Flower watches
+            # (it switches them on in the workers while it runs; see Operating).
+            "worker_send_task_events": self.CELERY_TASK_EVENTS,
             "timezone": "UTC",
             "enable_utc": True,
             "beat_scheduler": "workers.app:Scheduler",
