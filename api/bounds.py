@@ -60,10 +60,17 @@ def _limit_body() -> None:
         )
 
 
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
 def _check_request() -> None:
-    _limit_body()
-    if "\x00" in request.path or any("\x00" in value for value in request.args.values()):
+    environ = request.environ
+    query = environ.get("QUERY_STRING", "")
+    if "\x00" in environ.get("PATH_INFO", "") or "%00" in query or "\x00" in query:
         raise BadRequest("The URL may not contain NUL characters.")
+    if request.method not in BODY_METHODS:
+        return  # nothing to bound: a GET's body is never read
+    _limit_body()
     if request.is_json and request.content_length != 0:
         data = request.get_data(cache=True)
         if not data:

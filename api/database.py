@@ -9,8 +9,8 @@ The rules this module enforces for every caller:
 * Side effects that must follow a commit (Celery publishes, cache invalidations, waking
   waiters) are registered with :func:`on_commit`; they run after the commit and are dropped on
   rollback, as warehouse's after-commit hooks do.
-* Lean reads (one SELECT, no BEGIN/ROLLBACK round trips) use :func:`reader`: a session on an
-  autocommit connection that refuses every write, so no write can escape a rollback.
+* Lean reads (one SELECT, no BEGIN/ROLLBACK round trips) use :func:`read_row` on an autocommit
+  connection; it takes SELECT statements only, so no write can escape a rollback.
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ from contextlib import contextmanager, suppress
 from typing import Any, cast
 
 from flask import Flask, Response, current_app, g, has_request_context
-from sqlalchemy import event, func, select
-from sqlalchemy.engine import CursorResult, Engine
+from sqlalchemy import Select, event, func, select
+from sqlalchemy.engine import CursorResult, Engine, Row
 from sqlalchemy.exc import DBAPIError, DisconnectionError, IntegrityError
-from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
+from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.sql import Executable
 
 from api.errors import problem
@@ -35,16 +35,11 @@ log = logging.getLogger(__name__)
 
 ON_COMMIT = "on_commit"  # session.info keys
 ON_END = "on_end"
-READ_ONLY = "read_only"
 COMMIT_REFUSED = "commit_refused"  # why commits are refused (a job handler is running)
 
 
 class CommitRefused(RuntimeError):
     """A service tried to commit a unit of work it does not own."""
-
-
-class ReadOnlySession(RuntimeError):
-    """A write was attempted through `reader()`."""
 
 
 # --- after-commit callbacks ----------------------------------------------------------------
@@ -207,26 +202,13 @@ def _autocommit_engine() -> Engine:
     return engine
 
 
-@contextmanager
-def reader() -> Iterator[Session]:
-    """A session for reads only, on an autocommit connection: no BEGIN, no ROLLBACK, and any
-    write raises :class:`ReadOnlySession`. Objects it loads are detached when it closes."""
-    session = Session(bind=_autocommit_engine(), autoflush=False, expire_on_commit=False)
-    session.info[READ_ONLY] = True
-    try:
-        yield session
-    finally:
-        session.close()
-
-
-def _refuse_flush(session: Session, _context: Any, _instances: Any) -> None:
-    if session.info.get(READ_ONLY):
-        raise ReadOnlySession("reader() sessions cannot write")
-
-
-def _refuse_writes(state: ORMExecuteState) -> None:
-    if state.session.info.get(READ_ONLY) and not state.is_select:
-        raise ReadOnlySession("reader() sessions cannot write")
+def read_row(statement: Select[Any], parameters: dict[str, Any]) -> Row[Any] | None:
+    """One row (or None) of a SELECT on an autocommit connection: one round trip, no BEGIN or
+    ROLLBACK. Only a SELECT gets through, so no write can escape a unit of work this way."""
+    if not isinstance(statement, Select):
+        raise TypeError("read_row runs SELECT statements only")
+    with _autocommit_engine().connect() as connection:
+        return connection.execute(statement, parameters).first()
 
 
 def autocommit_execute(statement: Executable) -> Any:
@@ -258,6 +240,4 @@ def init_app(app: Flask) -> None:
         event.listen(Session, "after_commit", _after_commit)
         event.listen(Session, "after_transaction_end", _after_transaction_end)
         event.listen(Session, "before_commit", _before_commit)
-        event.listen(Session, "before_flush", _refuse_flush)
-        event.listen(Session, "do_orm_execute", _refuse_writes)
     app.after_request(_finish_request)

@@ -12,10 +12,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from flask import Flask, current_app
 from flask_caching import Cache
-from flask_cors import CORS
 from flask_jwt_extended import JWTManager
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 
@@ -62,12 +59,6 @@ migrate = Migrate()
 api = ProblemApi()
 jwt = JWTManager()
 cache = Cache()
-cors = CORS()
-# The default limit is read per request, so it always follows the running app's settings.
-limiter = Limiter(
-    key_func=get_remote_address,
-    default_limits=[lambda: current_app.config["RATELIMIT_DEFAULT"]],
-)
 
 celery_app: AppService[Celery[Any]] = AppService("celery")
 redis_client: AppService[redis.Redis | None] = AppService("redis")  # None without REDIS_URL

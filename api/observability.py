@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
-import uuid
+import secrets
 
 from flask import Flask, Response, g, has_request_context, request
 
@@ -18,6 +18,9 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "strict-origin-when-cross-origin",
     "Permissions-Policy": "geolocation=(), microphone=(), camera=()",
 }
+
+
+SECURITY_PAIRS = tuple(SECURITY_HEADERS.items())
 
 
 class RequestIdFilter(logging.Filter):
@@ -39,13 +42,14 @@ def configure_logging(level: str) -> None:
 
 
 def _assign_request_id() -> None:
-    incoming = request.headers.get(REQUEST_ID_HEADER, "")
-    g.request_id = incoming if ACCEPTABLE_REQUEST_ID.match(incoming) else uuid.uuid4().hex[:16]
+    incoming = request.headers.get(REQUEST_ID_HEADER)
+    acceptable = incoming is not None and ACCEPTABLE_REQUEST_ID.match(incoming)
+    g.request_id = incoming if acceptable else secrets.token_hex(8)
 
 
 def _add_headers(response: Response) -> Response:
-    response.headers[REQUEST_ID_HEADER] = g.get("request_id", "")
-    response.headers.update(SECURITY_HEADERS)
+    # `extend` adds without first looking for an existing header of the name (`update` does).
+    response.headers.extend(((REQUEST_ID_HEADER, g.get("request_id", "")), *SECURITY_PAIRS))
     return response
 
 

@@ -19,13 +19,15 @@ from typing import Any
 
 from flask import Flask, Response, current_app, g, request
 from flask_jwt_extended import get_jwt, verify_jwt_in_request
+from sqlalchemy import bindparam, select
 
-from api.database import reader
+from api.database import read_row
 from api.errors import Forbidden, ServiceUnavailable, Unauthorized, problem
 from api.extensions import db, jwt, security_store
 from api.users.models import User
 
 BEARER = {"WWW-Authenticate": "Bearer"}
+USER_BY_ID = select(*User.__table__.columns).where(User.id == bindparam("user_id"))
 REVOKED_TOKEN = "revoked-token:{}"
 REVOKED_FAMILY = "revoked-family:{}"
 
@@ -108,8 +110,8 @@ def load_token_user(claims: dict[str, Any]) -> User:
         user_id = uuid.UUID(str(claims.get("sub")))
     except ValueError as exc:
         raise Unauthorized("The token does not name a user.", headers=BEARER) from exc
-    with reader() as session:
-        user = session.get(User, user_id)
+    row = read_row(USER_BY_ID, {"user_id": user_id})
+    user = None if row is None else User(**row._mapping)
     if user is None or not user.is_active:
         raise Unauthorized("This account no longer exists or is disabled.", headers=BEARER)
     if claims.get("ver") != user.session_version:

@@ -218,9 +218,6 @@ class BaseConfig:
         self.RATELIMIT_STORAGE_URI = self.REDIS_URL or "memory://"
         # A hung Redis must fail the limit check quickly (the limiter then falls back to memory).
         self.RATELIMIT_STORAGE_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 2}
-        self.RATELIMIT_HEADERS_ENABLED = False  # Retry-After only on 429 (api/ratelimits.py)
-        self.RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
-        self.RATELIMIT_KEY_PREFIX = "ratelimit"
         self.TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", 0)
 
         # The response cache (and other rebuildable state); without Redis a folder, so every

@@ -34,7 +34,7 @@ EMAIL_SENT_IF_KNOWN = {"detail": "If an account matches, we have sent it an emai
 
 @blp.route("/register", methods=["POST"])
 @limit_from_setting("RATELIMIT_REGISTER")
-@blp.arguments(RegisterSchema)
+@blp.arguments(RegisterSchema())
 @blp.response(201, UserSchema)
 @blp.alt_response(409, description="Email or username already used.")
 @blp.alt_response(422, description="Invalid fields or a weak password.")
@@ -45,7 +45,7 @@ def register(data: dict[str, Any]) -> User:
 
 @blp.route("/login", methods=["POST"])
 @limit_from_setting("RATELIMIT_LOGIN")
-@blp.arguments(LoginSchema)
+@blp.arguments(LoginSchema())
 @blp.response(200, TokenPairSchema)
 @blp.alt_response(401, description="Wrong credentials.")
 @blp.alt_response(423, description="Locked after too many failures.")
@@ -65,7 +65,7 @@ def refresh() -> dict[str, Any]:
 
 
 @blp.route("/logout", methods=["POST"])
-@blp.arguments(LogoutSchema, required=False)
+@blp.arguments(LogoutSchema(), required=False)
 @blp.response(204)
 def logout(data: dict[str, Any] | None) -> None:
     """End this session; the access and refresh tokens stop working."""
@@ -82,7 +82,7 @@ def me() -> User:
 
 
 @blp.route("/me", methods=["PATCH"])
-@blp.arguments(ProfileUpdateSchema)
+@blp.arguments(ProfileUpdateSchema())
 @blp.response(200, UserSchema)
 @blp.alt_response(409, description="Email or username already used.")
 @blp.alt_response(422, description="Invalid fields, or a new email without the right password.")
@@ -93,7 +93,7 @@ def update_me(changes: dict[str, Any]) -> User:
 
 
 @blp.route("/password/change", methods=["POST"])
-@blp.arguments(PasswordChangeSchema)
+@blp.arguments(PasswordChangeSchema())
 @blp.response(204)
 def change_password(data: dict[str, Any]) -> None:
     """Change the password; every session ends, and the owner is told by email."""
@@ -102,7 +102,7 @@ def change_password(data: dict[str, Any]) -> None:
 
 @blp.route("/password/forgot", methods=["POST"])
 @limit_from_setting("RATELIMIT_ACCOUNT_EMAIL")
-@blp.arguments(EmailSchema)
+@blp.arguments(EmailSchema())
 @blp.response(202, AcceptedSchema)
 def forgot_password(data: dict[str, Any]) -> dict[str, str]:
     """Email a reset link (always 202, whether or not the account exists)."""
@@ -111,7 +111,7 @@ def forgot_password(data: dict[str, Any]) -> dict[str, str]:
 
 
 @blp.route("/password/reset", methods=["POST"])
-@blp.arguments(PasswordResetSchema)
+@blp.arguments(PasswordResetSchema())
 @blp.response(204)
 def reset_password(data: dict[str, Any]) -> None:
     """Set a new password with the emailed token; every session ends."""
@@ -119,7 +119,7 @@ def reset_password(data: dict[str, Any]) -> None:
 
 
 @blp.route("/verify-email", methods=["POST"])
-@blp.arguments(TokenSchema)
+@blp.arguments(TokenSchema())
 @blp.response(204)
 @blp.alt_response(409, description="The new address was taken by another account meanwhile.")
 def verify_email(data: dict[str, Any]) -> None:
@@ -129,7 +129,7 @@ def verify_email(data: dict[str, Any]) -> None:
 
 @blp.route("/verify-email/resend", methods=["POST"])
 @limit_from_setting("RATELIMIT_ACCOUNT_EMAIL")
-@blp.arguments(EmailSchema)
+@blp.arguments(EmailSchema())
 @blp.response(202, AcceptedSchema)
 def resend_verification(data: dict[str, Any]) -> dict[str, str]:
     """Send the verification email again (always 202; at most 3 per account per 24 h)."""

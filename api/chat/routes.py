@@ -15,7 +15,7 @@ blp = Blueprint("chat", __name__, url_prefix="/api/v1/chat", description="Travel
 
 @blp.route("", methods=["POST"])
 @limit_from_setting("RATELIMIT_CHAT")
-@blp.arguments(ChatRequestSchema)
+@blp.arguments(ChatRequestSchema())
 @blp.response(200, ChatReplySchema)
 def chat(data: dict[str, Any]) -> dict[str, Any]:
     """Ask about Bali; pass `conversation_id` back to continue a conversation."""

@@ -29,7 +29,7 @@ blp = Blueprint(
 
 @blp.route("", methods=["POST"])
 @limit_from_setting("RATELIMIT_INQUIRY")
-@blp.arguments(InquiryCreateSchema)
+@blp.arguments(InquiryCreateSchema())
 @blp.response(202, JobSchema)
 @blp.alt_response(200, schema=JobSchema, description="Idempotent replay of an earlier request.")
 @blp.alt_response(409, description="A request with this Idempotency-Key is in flight.")
@@ -41,7 +41,7 @@ def submit_inquiry(data: dict[str, Any]) -> tuple[Any, int, dict[str, Any]]:
 
 
 @blp.route("")
-@blp.arguments(InquiryListArgsSchema, location="query")
+@blp.arguments(InquiryListArgsSchema(), location="query")
 @blp.response(200, page_schema(InquirySchema))
 @blp.alt_response(403, description="Administrators only.")
 def list_inquiries(args: dict[str, Any]) -> dict[str, Any]:
@@ -52,7 +52,7 @@ def list_inquiries(args: dict[str, Any]) -> dict[str, Any]:
 
 
 @blp.route("/<uuid:inquiry_id>", methods=["PATCH"])
-@blp.arguments(InquiryUpdateSchema)
+@blp.arguments(InquiryUpdateSchema())
 @blp.response(200, InquirySchema)
 @blp.alt_response(403, description="Administrators only.")
 @blp.alt_response(404, description="No such inquiry.")

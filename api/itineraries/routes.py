@@ -28,7 +28,7 @@ blp = Blueprint(
 
 @blp.route("", methods=["POST"])
 @limit_from_setting("RATELIMIT_ITINERARY")
-@blp.arguments(ItineraryRequestSchema)
+@blp.arguments(ItineraryRequestSchema())
 @blp.response(202, JobSchema)
 @blp.alt_response(200, schema=JobSchema, description="Idempotent replay of an earlier request.")
 @blp.alt_response(422, description="Invalid fields, or a budget_usd below the minimum.")
@@ -39,7 +39,7 @@ def submit_itinerary(data: dict[str, Any]) -> tuple[Any, int, dict[str, Any]]:
 
 
 @blp.route("")
-@blp.arguments(PageArgsSchema, location="query", as_kwargs=True)
+@blp.arguments(PageArgsSchema(), location="query", as_kwargs=True)
 @blp.response(200, page_schema(ItinerarySummarySchema))
 @blp.alt_response(401, description="Not signed in.")
 def list_itineraries(page: int, per_page: int) -> dict[str, Any]:

@@ -29,7 +29,7 @@ blp = Blueprint(
 
 @blp.route("/<uuid:job_id>")
 @limit_from_setting("RATELIMIT_JOB_POLL")
-@blp.arguments(JobWaitArgsSchema, location="query", as_kwargs=True)
+@blp.arguments(JobWaitArgsSchema(), location="query", as_kwargs=True)
 @blp.response(200, JobSchema)
 @blp.alt_response(404, description="No such job, or not yours.")
 def get_job(job_id: uuid.UUID, wait: float) -> Job | tuple[Job, int, dict[str, str]]:
@@ -44,7 +44,7 @@ def get_job(job_id: uuid.UUID, wait: float) -> Job | tuple[Job, int, dict[str, s
 
 @blp.route("/<uuid:job_id>/events")
 @limit_from_setting("RATELIMIT_JOB_POLL")
-@blp.arguments(JobEventsArgsSchema, location="headers", as_kwargs=True)
+@blp.arguments(JobEventsArgsSchema(), location="headers", as_kwargs=True)
 @blp.doc(
     responses={
         200: {
@@ -70,7 +70,7 @@ def job_events(job_id: uuid.UUID, last_event_id: int | None = None) -> Response:
 
 
 @blp.route("")
-@blp.arguments(JobListArgsSchema, location="query", as_kwargs=True)
+@blp.arguments(JobListArgsSchema(), location="query", as_kwargs=True)
 @blp.response(200, page_schema(JobSchema))
 @blp.alt_response(401, description="Sign in to list your jobs.")
 def list_jobs(

@@ -1,6 +1,6 @@
 """Reading and canceling jobs (the API side of the pipeline).
 
-Polls are lean: one SELECT on an autocommit connection (`api.database.reader`), no
+Polls are lean: one SELECT on an autocommit connection (`api.database.read_row`), no
 transaction. Visibility: a job submitted by a signed-in user is theirs (and admins'); an
 anonymous job is visible to whoever holds its id; anyone else gets 404, as if it did not exist.
 """
@@ -17,9 +17,9 @@ from contextlib import contextmanager
 
 from flask import current_app
 from prometheus_client import Gauge
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, bindparam, func, select, update
 
-from api.database import reader
+from api.database import read_row
 from api.errors import Conflict, NotFound
 from api.extensions import db
 from api.jobs import events, webhooks
@@ -35,10 +35,16 @@ def can_view(job: Job, caller: Caller) -> bool:
     return job.owner_id is None or caller.is_admin or job.owner_id == caller.user_id
 
 
+JOB_BY_ID = select(*Job.__table__.columns).where(Job.id == bindparam("job_id"))
+
+
 def get_visible(job_id: uuid.UUID, caller: Caller) -> Job:
-    """The job, or 404 both when it does not exist and when it is someone else's."""
-    with reader() as session:
-        job = session.get(Job, job_id)
+    """The job, or 404 both when it does not exist and when it is someone else's.
+
+    The hot path of every poll: one SELECT on an autocommit connection, without the ORM's
+    identity map and loading machinery (the row becomes a detached `Job`)."""
+    row = read_row(JOB_BY_ID, {"job_id": job_id})
+    job = None if row is None else Job(**row._mapping)
     if job is None or not can_view(job, caller):
         raise NotFound("No job with this id.")
     return job

@@ -9,12 +9,12 @@ from flask import Response, current_app, request, send_from_directory
 from flask_smorest import Blueprint
 
 from api.errors import NotFound
-from api.extensions import limiter
 from api.jobs.http import accepted, submission_from_request
 from api.jobs.schemas import JobSchema
 from api.media import service
 from api.media.models import Media
 from api.media.schemas import MediaSchema
+from api.ratelimits import exempt
 from api.security import current_caller, require_user
 
 blp = Blueprint("media", __name__, description="Photo and video uploads.")
@@ -68,7 +68,7 @@ def delete_media(media_id: uuid.UUID) -> None:
 
 
 @blp.route("/media/<path:key>")
-@limiter.exempt
+@exempt
 @blp.doc(responses={200: {"description": "The file, cacheable for a year."}})
 def serve(key: str) -> Response:
     """Files of the local storage provider (keys are random and never reused)."""

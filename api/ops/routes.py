@@ -10,14 +10,13 @@ from marshmallow import Schema, fields
 
 from api import response_cache
 from api.errors import problem
-from api.extensions import limiter
 from api.ops import service, warmup
 from api.ops.metrics import cache_counts, metrics_response
+from api.ratelimits import exempt
 from api.security import require_role
 from api.users.models import Role
 
 blp = Blueprint("operations", __name__, description="Health, metrics and admin statistics.")
-limiter.exempt(blp)  # probes and scrapes must never be refused
 
 
 class HealthSchema(Schema):
@@ -26,6 +25,7 @@ class HealthSchema(Schema):
 
 
 @blp.route("/health")
+@exempt  # probes, scrapes and operators are never refused
 @blp.response(200, HealthSchema)
 @blp.alt_response(401, description="METRICS_TOKEN is set and the bearer token is not it.")
 @blp.alt_response(503, schema=HealthSchema, description="The database is unreachable.")
@@ -35,14 +35,19 @@ def health() -> tuple[dict[str, Any], int]:
     return service.health()
 
 
+LIVE = b'{"status":"ok","checks":{}}'
+
+
 @blp.route("/health/live")
+@exempt  # probes, scrapes and operators are never refused
 @blp.response(200, HealthSchema)
-def live() -> dict[str, Any]:
-    """The process is up."""
-    return {"status": "ok", "checks": {}}
+def live() -> Response:
+    """The process is up (answered from a constant: probes come often)."""
+    return Response(LIVE, mimetype="application/json")
 
 
 @blp.route("/health/ready")
+@exempt  # probes, scrapes and operators are never refused
 @blp.response(200, HealthSchema)
 @blp.alt_response(503, description="The database is unreachable.")
 def ready() -> dict[str, Any] | Response:
@@ -53,6 +58,7 @@ def ready() -> dict[str, Any] | Response:
 
 
 @blp.route("/metrics")
+@exempt  # probes, scrapes and operators are never refused
 @blp.doc(responses={200: {"description": "Prometheus text format."}})
 def metrics() -> Response:
     """Prometheus metrics (needs `Bearer <METRICS_TOKEN>` when it is set)."""
@@ -80,6 +86,7 @@ class RateLimitStatusSchema(Schema):
 
 
 @blp.route("/api/v1/admin/cache")
+@exempt  # probes, scrapes and operators are never refused
 @blp.response(200, CacheStatusSchema)
 @blp.alt_response(403, description="Administrators only.")
 def cache_status() -> dict[str, Any]:
@@ -93,6 +100,7 @@ def cache_status() -> dict[str, Any]:
 
 
 @blp.route("/api/v1/admin/cache", methods=["DELETE"])
+@exempt  # probes, scrapes and operators are never refused
 @blp.response(204)
 @blp.alt_response(403, description="Administrators only.")
 def clear_cache() -> None:
@@ -102,6 +110,7 @@ def clear_cache() -> None:
 
 
 @blp.route("/api/v1/admin/rate-limits")
+@exempt  # probes, scrapes and operators are never refused
 @blp.response(200, RateLimitStatusSchema)
 @blp.alt_response(403, description="Administrators only.")
 def rate_limit_status() -> dict[str, Any]:
@@ -111,6 +120,7 @@ def rate_limit_status() -> dict[str, Any]:
 
 
 @blp.route("/api/v1/admin/stats")
+@exempt  # probes, scrapes and operators are never refused
 @blp.response(200, StatsSchema)
 @blp.alt_response(403, description="Administrators only.")
 def stats() -> dict[str, Any]:

@@ -10,10 +10,11 @@ from typing import Any
 from flask import current_app, request
 from sqlalchemy import text
 
+from api import ratelimits
 from api.blog.models import Post
 from api.database import count_by
 from api.errors import Unauthorized
-from api.extensions import celery_app, db, limiter, redis_client
+from api.extensions import celery_app, db, redis_client
 from api.inquiries.models import Inquiry
 from api.jobs import service as jobs
 from api.reviews.models import Review
@@ -103,14 +104,10 @@ def health() -> tuple[dict[str, Any], int]:
 
 
 def rate_limit_status() -> dict[str, Any]:
-    storage = limiter.storage
-    try:
-        healthy = bool(storage.check())
-    except Exception:
-        healthy = False
+    limiter = ratelimits.current()
     return {
-        "storage": "redis" if "redis" in type(storage).__name__.lower() else "memory",
-        "healthy": healthy,
+        "storage": "redis" if "redis" in type(limiter.storage).__name__.lower() else "memory",
+        "healthy": limiter.healthy(),
         "default_limit": current_app.config["RATELIMIT_DEFAULT"],
     }
 

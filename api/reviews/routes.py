@@ -9,7 +9,7 @@ from flask import Response
 from flask_smorest import Blueprint
 
 from api import response_cache
-from api.extensions import limiter
+from api.ratelimits import exempt
 from api.reviews import service
 from api.reviews.models import Review
 from api.reviews.schemas import (
@@ -27,8 +27,8 @@ blp = Blueprint("reviews", __name__, url_prefix="/api/v1/reviews", description="
 
 
 @blp.route("")
-@limiter.exempt  # cache hits are cheaper than a limit check; misses are charged
-@blp.arguments(ReviewListArgsSchema, location="query")
+@exempt  # cache hits are cheaper than a limit check; misses are charged
+@blp.arguments(ReviewListArgsSchema(), location="query")
 @blp.response(200, ReviewPageSchema)
 def list_reviews(args: dict[str, Any]) -> Response:
     """Published reviews, newest first (filter: target). Cached, with ETag."""
@@ -46,8 +46,8 @@ def list_reviews(args: dict[str, Any]) -> Response:
 
 
 @blp.route("/summary")
-@limiter.exempt  # cache hits are cheaper than a limit check; misses are charged
-@blp.arguments(SummaryArgsSchema, location="query")
+@exempt  # cache hits are cheaper than a limit check; misses are charged
+@blp.arguments(SummaryArgsSchema(), location="query")
 @blp.response(200, SummarySchema)
 def review_summary(args: dict[str, Any]) -> Response:
     """Count, average and histogram of a target's published reviews. Cached, with ETag."""
@@ -55,7 +55,7 @@ def review_summary(args: dict[str, Any]) -> Response:
 
 
 @blp.route("", methods=["POST"])
-@blp.arguments(ReviewCreateSchema)
+@blp.arguments(ReviewCreateSchema())
 @blp.response(201, ReviewSchema)
 @blp.alt_response(409, description="You already reviewed this target.")
 @blp.alt_response(422, description="Invalid fields, target or photos.")
@@ -65,7 +65,7 @@ def create_review(data: dict[str, Any]) -> Review:
 
 
 @blp.route("/<uuid:review_id>", methods=["PATCH"])
-@blp.arguments(ReviewUpdateSchema)
+@blp.arguments(ReviewUpdateSchema())
 @blp.response(200, ReviewSchema)
 @blp.alt_response(403, description="Not the author, a moderator or an administrator.")
 def update_review(changes: dict[str, Any], review_id: uuid.UUID) -> Review:

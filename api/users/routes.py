@@ -31,7 +31,7 @@ def public_profile(username: str) -> User:
 
 
 @blp.route("/testimonials")
-@blp.arguments(PageArgsSchema, location="query", as_kwargs=True)
+@blp.arguments(PageArgsSchema(), location="query", as_kwargs=True)
 @blp.response(200, page_schema(TestimonialSchema))
 def testimonials(page: int, per_page: int) -> dict[str, Any]:
     """Travellers' testimonials, newest first."""
@@ -39,7 +39,7 @@ def testimonials(page: int, per_page: int) -> dict[str, Any]:
 
 
 @blp.route("/users")
-@blp.arguments(UserListArgsSchema, location="query")
+@blp.arguments(UserListArgsSchema(), location="query")
 @blp.response(200, page_schema(AdminUserSchema))
 @blp.alt_response(403, description="Administrators only.")
 def list_users(args: dict[str, Any]) -> dict[str, Any]:
@@ -60,7 +60,7 @@ def get_user(user_id: uuid.UUID) -> User:
 
 
 @blp.route("/users/<uuid:user_id>", methods=["PATCH"])
-@blp.arguments(AdminUserUpdateSchema)
+@blp.arguments(AdminUserUpdateSchema())
 @blp.response(200, AdminUserSchema)
 @blp.alt_response(403, description="Administrators only.")
 @blp.alt_response(409, description="Administrators cannot demote or deactivate themselves.")
