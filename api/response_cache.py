@@ -13,9 +13,11 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Response, current_app, has_request_context, request
+from flask_caching.backends.rediscache import RedisCache
 from marshmallow import Schema
 from prometheus_client import Counter
 from sqlalchemy import Select
@@ -61,13 +63,69 @@ def etag(body: bytes) -> str:
     return f'"{hashlib.sha1(body).hexdigest()[:20]}"'
 
 
-def get_or_build(namespace: str, key: str, build: Callable[[], Any]) -> tuple[bytes, str]:
-    """The cached body and ETag for `key`, building and storing them on a miss."""
+@dataclass
+class Visit:
+    """A post view to count in the same Redis round trip as the cache read: counted there when
+    the entry exists (`counted`); otherwise the caller counts it once the post is built."""
+
+    seen_key: str  # the hour's HyperLogLog of visitors
+    pending_key: str  # views not yet in the database
+    visitor: str
+    slug: str
+    ttl: int
+    counted: bool = False
+
+
+FETCH_AND_COUNT = """
+local found = redis.call('MGET', KEYS[1], KEYS[2])
+if found[2] then
+  if redis.call('PFADD', KEYS[3], ARGV[1]) == 1 then
+    redis.call('HINCRBY', KEYS[4], ARGV[2], 1)
+  end
+  redis.call('EXPIRE', KEYS[3], ARGV[3])
+end
+return found
+"""
+
+
+def redis_backend() -> RedisCache | None:
+    """The cache's Redis backend (None for the embedded mode's folder)."""
+    backend = cache.cache
+    return backend if isinstance(backend, RedisCache) else None
+
+
+def _fetch(version_key: str, entry_key: str, visit: Visit | None) -> tuple[Any, Any]:
+    backend = redis_backend()
+    if visit is None or backend is None:
+        found: list[Any] = cache.get_many(version_key, entry_key)
+        return found[0], found[1]
+    prefix = backend.key_prefix if isinstance(backend.key_prefix, str) else ""
+    raw = backend._write_client.eval(
+        FETCH_AND_COUNT,
+        4,
+        prefix + version_key,
+        prefix + entry_key,
+        visit.seen_key,
+        visit.pending_key,
+        visit.visitor,
+        visit.slug,
+        visit.ttl,
+    )
+    visit.counted = raw[1] is not None
+    version, entry = (None if value is None else backend.serializer.loads(value) for value in raw)
+    return version, entry
+
+
+def get_or_build(
+    namespace: str, key: str, build: Callable[[], Any], visit: Visit | None = None
+) -> tuple[bytes, str]:
+    """The cached body and ETag for `key`, building and storing them on a miss: one Redis
+    round trip on a hit, the view of a post (`visit`) counted in it."""
     if not current_app.config["RESPONSE_CACHE_SECONDS"]:  # caching turned off
         body = serialise(build())
         return body, etag(body)
     entry_key = f"{namespace}:{key}"
-    current, entry = cache.get_many(f"{namespace}:version", entry_key)
+    current, entry = _fetch(f"{namespace}:version", entry_key, visit)
     current = int(current or 0)
     if entry is not None and entry[0] == current:
         CACHE_REQUESTS.labels("hit").inc()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 import pytest
+import redis
 
 from api.maintenance import BY_NAME
 from tests.conftest import create_user, sql, token_for
@@ -266,3 +267,23 @@ def test_hostile_markdown_gets_a_post_or_a_422_on_content_never_a_500_or_a_hang(
     assert "characters of HTML" in references.get_json()["errors"]["content"][0]
     assert raw.status_code == 422
     assert "HTML tags" in raw.get_json()["errors"]["content"][0]
+
+
+def test_a_cached_post_and_its_view_cost_one_redis_round_trip(app, client, author, monkeypatch):
+    post = write(client, author)
+    url = f"/api/v1/posts/{post['slug']}"
+    client.get(url)  # built and cached (a miss)
+    sent: list[str] = []
+    execute = redis.Redis.execute_command
+
+    def counted(self, *args, **options):
+        sent.append(str(args[0]).lower())
+        return execute(self, *args, **options)
+
+    monkeypatch.setattr(redis.Redis, "execute_command", counted)
+    assert client.get(url, environ_base={"REMOTE_ADDR": "10.1.2.3"}).status_code == 200
+    monkeypatch.undo()
+
+    assert sent in (["eval"], ["evalsha"])  # the cache read and the view, one command
+    with app.app_context():
+        assert BY_NAME["flush-post-views"].run() == 2  # both visitors counted

@@ -223,10 +223,11 @@ def cached_page(filters: dict[str, Any], page: int, per_page: int) -> tuple[byte
     )
 
 
-def cached_post(slug: str) -> tuple[bytes, str]:
-    """A published post, cached (NotFound when it is not published)."""
+def cached_post(slug: str, visit: response_cache.Visit | None = None) -> tuple[bytes, str]:
+    """A published post, cached (NotFound when it is not published); `visit` is counted in
+    the same round trip when the post is in the cache."""
     return response_cache.get_or_build(
-        "posts", f"slug:{slug}", lambda: PostSchema().dump(published(slug))
+        "posts", f"slug:{slug}", lambda: PostSchema().dump(published(slug)), visit
     )
 
 

@@ -11,12 +11,15 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
+from typing import Any
 
 from sqlalchemy import update
 
+from api import response_cache
 from api.blog.models import Post
 from api.database import on_commit
-from api.extensions import cache, db, redis_client
+from api.extensions import cache, db
+from api.response_cache import Visit
 from api.security import Caller
 
 PENDING = "post-views:pending"
@@ -37,16 +40,34 @@ def visitor(caller: Caller) -> str:
     return "a" + hashlib.sha256(caller.address.encode()).hexdigest()[:24]
 
 
+def _client() -> Any:
+    """The Redis the views are counted in: the response cache's, so a cached read and its view
+    are one round trip (`response_cache.Visit`). None in the embedded mode."""
+    backend = response_cache.redis_backend()
+    return None if backend is None else backend._write_client
+
+
+def visit(slug: str, caller: Caller) -> Visit | None:
+    """The view to count with the cache read of `slug`, or None without Redis."""
+    if _client() is None:
+        return None
+    hour = int(time.time() // DEDUPE_SECONDS)
+    return Visit(
+        f"post-views:seen:{slug}:{hour}", PENDING, visitor(caller), slug, 2 * DEDUPE_SECONDS
+    )
+
+
 def record(slug: str, caller: Caller) -> None:
     """Count a view of the published post `slug` (once per visitor per hour)."""
-    hour = int(time.time() // DEDUPE_SECONDS)
-    client = redis_client.current
+    client = _client()
     if client is None:
+        hour = int(time.time() // DEDUPE_SECONDS)
         if cache.add(f"post-viewed:{slug}:{hour}:{visitor(caller)}", 1, timeout=DEDUPE_SECONDS):
             _add_views({slug: 1})
         return
-    seen = f"post-views:seen:{slug}:{hour}"
-    client.eval(COUNT_ONCE, 2, seen, PENDING, visitor(caller), slug, 2 * DEDUPE_SECONDS)
+    found = visit(slug, caller)
+    assert found is not None
+    client.eval(COUNT_ONCE, 2, found.seen_key, PENDING, found.visitor, slug, found.ttl)
 
 
 def _add_views(counts: dict[str, int]) -> None:
@@ -61,7 +82,7 @@ def _add_views(counts: dict[str, int]) -> None:
 
 def flush() -> int:
     """Move the counted views into the database; returns the views added."""
-    client = redis_client.current
+    client = _client()
     if client is None:
         return 0
     batch = f"{PENDING}:{uuid.uuid4().hex}"
@@ -71,7 +92,7 @@ def flush() -> int:
         if "no such key" in str(exc).lower():
             return 0
         raise
-    pending: dict[bytes, bytes] = client.hgetall(batch)  # type: ignore[assignment]
+    pending: dict[bytes, bytes] = client.hgetall(batch)
     counts = {key.decode(): int(value) for key, value in pending.items()}
     _add_views(counts)
     on_commit(lambda: client.delete(batch))  # kept until the counts are in the database
