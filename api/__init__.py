@@ -12,7 +12,7 @@ from flask.sessions import SessionInterface, SessionMixin
 from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from api import bounds, cli, cors, database, errors, observability, ratelimits, security
+from api import bounds, cli, cors, database, errors, logs, observability, ratelimits, security
 from api.auth.routes import blp as auth_blp
 from api.blog.routes import blp as blog_blp
 from api.catalogue.routes import blp as catalogue_blp
@@ -71,7 +71,7 @@ class BaliBlissed(Flask):
 def create_app(environ: Mapping[str, str] | None = None) -> Flask:
     """Build the app from `environ` (default: the process environment)."""
     config = load_config(environ)
-    observability.configure_logging(config.LOG_LEVEL)
+    logs.configure(config.LOG_LEVEL, config.LOG_FORMAT)
 
     app = BaliBlissed(__name__, static_folder=None)
     app.config.from_object(config)
@@ -83,8 +83,6 @@ def create_app(environ: Mapping[str, str] | None = None) -> Flask:
     _init_database(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
     cache.init_app(app)
-    ratelimits.init_app(app)
-    cors.init_app(app)
     redis_client.init_app(
         app,
         redis.Redis.from_url(config.REDIS_URL, socket_connect_timeout=1, socket_timeout=2)
@@ -99,9 +97,13 @@ def create_app(environ: Mapping[str, str] | None = None) -> Flask:
     ai_guard.init_app(app, Guard(cache, app.config))
     celery_init_app(app)
 
-    observability.init_app(app)
+    # Request hooks, in the order they run before the view (after it: in reverse).
+    logs.init_app(app)  # first in, last out: its line has the final status
+    observability.init_app(app)  # the request id, then the response headers
     bounds.init_app(app)
     metrics.init_app(app)
+    ratelimits.init_app(app)
+    cors.init_app(app)
     security.init_app(app)
     api.init_app(app)
     errors.init_app(app)

@@ -1,14 +1,12 @@
-"""Request ids, structured log lines and the response headers every answer carries."""
+"""Request ids and the response headers every answer carries."""
 
 from __future__ import annotations
 
-import logging
 import re
 import secrets
 
-from flask import Flask, Response, g, has_request_context, request
-
-from api import redaction
+import structlog
+from flask import Flask, Response, g, request
 
 REQUEST_ID_HEADER = "X-Request-ID"
 ACCEPTABLE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -23,28 +21,12 @@ SECURITY_HEADERS = {
 SECURITY_PAIRS = tuple(SECURITY_HEADERS.items())
 
 
-class RequestIdFilter(logging.Filter):
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.request_id = g.get("request_id", "-") if has_request_context() else "-"
-        return True
-
-
-def configure_logging(level: str) -> None:
-    handler = logging.StreamHandler()
-    handler.addFilter(RequestIdFilter())
-    handler.setFormatter(
-        logging.Formatter("%(asctime)s %(levelname)s [%(request_id)s] %(name)s: %(message)s")
-    )
-    root = logging.getLogger()
-    root.handlers = [handler]
-    root.setLevel(level)
-    redaction.install(root)
-
-
 def _assign_request_id() -> None:
     incoming = request.headers.get(REQUEST_ID_HEADER)
     acceptable = incoming is not None and ACCEPTABLE_REQUEST_ID.match(incoming)
     g.request_id = incoming if acceptable else secrets.token_hex(8)
+    # Every log line of this request, and every job it submits, carries it (api.logs).
+    structlog.contextvars.bind_contextvars(request_id=g.request_id)
 
 
 def _add_headers(response: Response) -> Response:

@@ -1,17 +1,25 @@
 """Redaction of every log line, web and worker: passwords, tokens, secrets, `Authorization`,
-Argon2 hashes, email addresses and phone numbers never reach a log in clear.
+Argon2 hashes, email addresses, phone numbers and client addresses never reach a log in clear.
 
-One filter on every handler (the root logger's, and Celery's once it has set up its own) rewrites
-the record's message and traceback before any formatter sees them, so no caller can forget.
+`api.logs` applies `redact` to each whole rendered line (traceback included), so no caller
+can forget.
 """
 
 from __future__ import annotations
 
-import logging
 import re
-import traceback
+from collections.abc import Callable
 
-REDACTIONS: tuple[tuple[re.Pattern[str], str], ...] = (
+
+def _keep_quotes(value: str) -> str:
+    """`<redacted>` inside the value's own quotes, so a JSON line stays valid JSON."""
+    for quote in ('\\"', '"', "'"):
+        if value.startswith(quote):
+            return f"{quote}<redacted>{quote}"
+    return "<redacted>"
+
+
+REDACTIONS: tuple[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]], ...] = (
     (re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]+"), "Bearer <redacted>"),
     (re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"), "<jwt>"),
     (re.compile(r"whsec_[A-Za-z0-9+/=]+"), "whsec_<redacted>"),
@@ -20,12 +28,18 @@ REDACTIONS: tuple[tuple[re.Pattern[str], str], ...] = (
         re.compile(
             r"(?i)([\"']?\b(?:authorization|cookie|password|passwd|current_password|new_password|"
             r"secret|api_key|apikey|token|access_token|refresh_token|code_verifier)\b[\"']?"
-            r"\s*[:=]\s*)(\"[^\"]*\"|'[^']*'|[^\s,;&}]+)"
+            r"\s*[:=]\s*)(\"[^\"]*\"|'[^']*'|\\\"(?:[^\"\\]|\\[^\"])*\\\"|[^\s,;&}\"'\\]+)"
         ),
-        r"\1<redacted>",
+        lambda found: found[1] + _keep_quotes(found[2]),
     ),
     (re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"), "<email>"),
     (re.compile(r"(?<![\w.:/-])\+\d[\d ()-]{7,16}\d(?![\w.])"), "<phone>"),
+    # Client addresses keep their network, not the host: 203.0.113.7 -> 203.0.113.0.
+    (re.compile(r"(?<![\w.])(\d{1,3}\.\d{1,3}\.\d{1,3})\.\d{1,3}(?![\w.])"), r"\1.0"),
+    (
+        re.compile(r"(?<![\w:])((?:[0-9a-fA-F]{1,4}:){3})[0-9a-fA-F:]*:[0-9a-fA-F]{1,4}(?![\w:])"),
+        r"\1:",
+    ),
 )
 
 
@@ -33,32 +47,3 @@ def redact(text: str) -> str:
     for pattern, replacement in REDACTIONS:
         text = pattern.sub(replacement, text)
     return text
-
-
-class RedactingFilter(logging.Filter):
-    """Replace the record's message and traceback with redacted text (formatters then print
-    them as usual)."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if getattr(record, "_redacted", False):
-            return True
-        try:
-            message = record.getMessage()
-        except Exception:  # a malformed format string: log the raw template instead
-            message = str(record.msg)
-        record.msg, record.args = redact(message), ()
-        if record.exc_info and not record.exc_text:
-            record.exc_text = "".join(traceback.format_exception(*record.exc_info)).rstrip()
-        if record.exc_text:
-            record.exc_text = redact(record.exc_text)
-        if record.stack_info:
-            record.stack_info = redact(record.stack_info)
-        setattr(record, "_redacted", True)  # noqa: B010 - LogRecord has no such declared field
-        return True
-
-
-def install(logger: logging.Logger) -> None:
-    """Add the filter to each of the logger's handlers (once)."""
-    for handler in logger.handlers:
-        if not any(isinstance(existing, RedactingFilter) for existing in handler.filters):
-            handler.addFilter(RedactingFilter())

@@ -102,6 +102,7 @@ class BaseConfig:
     APP_ENV = "development"
     TESTING = False
     DEFAULT_PASSWORD_LEVEL = "standard"
+    DEFAULT_LOG_FORMAT = "console"
 
     def __init__(self, environ: Mapping[str, str]) -> None:
         env = Env(environ)
@@ -113,6 +114,7 @@ class BaseConfig:
         self.ACCESS_TOKEN_EXPIRE_MINUTES = env.int("ACCESS_TOKEN_EXPIRE_MINUTES", 30, minimum=1)
         self.REFRESH_TOKEN_EXPIRE_DAYS = env.int("REFRESH_TOKEN_EXPIRE_DAYS", 7, minimum=1)
         self.LOG_LEVEL = env.str("LOG_LEVEL", "INFO").upper()
+        self.LOG_FORMAT = env.str("LOG_FORMAT", self.DEFAULT_LOG_FORMAT).lower()
         self.PASSWORD_SECURITY_LEVEL = env.str(
             "PASSWORD_SECURITY_LEVEL", self.DEFAULT_PASSWORD_LEVEL
         ).lower()
@@ -336,6 +338,8 @@ class BaseConfig:
             # Task events cost a broker message per task state: off unless Flower watches
             # (it switches them on in the workers while it runs; see Operating).
             "worker_send_task_events": self.CELERY_TASK_EVENTS,
+            # Workers keep the app's logging (api.logs: structured, redacted), not Celery's own.
+            "worker_hijack_root_logger": False,
             "timezone": "UTC",
             "enable_utc": True,
             "beat_scheduler": "workers.app:Scheduler",
@@ -372,6 +376,8 @@ class BaseConfig:
                 "STORAGE_PROVIDER=cloudinary needs CLOUDINARY_URL or CLOUDINARY_CLOUD_NAME, "
                 "CLOUDINARY_API_KEY and CLOUDINARY_API_SECRET"
             )
+        if self.LOG_FORMAT not in {"json", "console"}:
+            raise ConfigError(f"LOG_FORMAT must be json or console, got {self.LOG_FORMAT!r}")
         if self.EMAIL_PROVIDER not in {"outbox", "smtp", "gmail"}:
             raise ConfigError(
                 f"EMAIL_PROVIDER must be outbox, smtp or gmail, got {self.EMAIL_PROVIDER!r}"
@@ -390,6 +396,7 @@ class TestingConfig(BaseConfig):
 
 class ProductionConfig(BaseConfig):
     APP_ENV = "production"
+    DEFAULT_LOG_FORMAT = "json"
 
     def check(self) -> None:
         super().check()

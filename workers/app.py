@@ -8,17 +8,15 @@ lifecycle (a lease or visibility timeout too short for the tasks).
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Any
 
 from celery import Celery, Task
 from celery.beat import PersistentScheduler
-from celery.signals import after_setup_logger, after_setup_task_logger, worker_process_init
+from celery.signals import worker_process_init
 from flask import Flask
 from kombu import Exchange, Queue
 
-from api import redaction
 from api.extensions import celery_app
 from api.jobs import webhooks
 from api.jobs.kinds import KINDS, MAINTENANCE_QUEUE, QUEUES, WEBHOOKS_QUEUE
@@ -41,13 +39,6 @@ class Scheduler(PersistentScheduler):
         filename: str = self.schedule_filename  # type: ignore[attr-defined]  # not in the stubs
         Path(filename).parent.mkdir(parents=True, exist_ok=True)
         super().setup_schedule()
-
-
-@after_setup_logger.connect(weak=False)
-@after_setup_task_logger.connect(weak=False)
-def redact_worker_logs(logger: logging.Logger, **_kwargs: Any) -> None:
-    """Celery replaces the root logger's handlers when a worker starts: redact its too."""
-    redaction.install(logger)
 
 
 def sqlite_broker_file(broker_url: str) -> Path | None:
