@@ -29,6 +29,7 @@ from limits.storage import MemoryStorage, Storage, storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 
 from api.errors import ApiError
+from api.telemetry import RATE_LIMITED
 
 log = logging.getLogger(__name__)
 
@@ -101,6 +102,7 @@ class RateLimiter:
         for item in _limits(current_app.config[setting]):
             retry_after = self._count(item, scope, caller)
             if retry_after is not None:
+                RATE_LIMITED.labels(request.url_rule.rule if request.url_rule else scope).inc()
                 raise ApiError(
                     f"Too many requests ({item}). Try again in {retry_after} seconds.",
                     code="rate_limited",

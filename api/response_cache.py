@@ -19,7 +19,6 @@ from typing import Any
 from flask import Response, current_app, has_request_context, request
 from flask_caching.backends.rediscache import RedisCache
 from marshmallow import Schema
-from prometheus_client import Counter
 from sqlalchemy import Select
 
 from api import ratelimits
@@ -27,11 +26,9 @@ from api.database import on_commit
 from api.extensions import cache
 from api.pagination import paginate
 from api.security import Caller, current_caller
+from api.telemetry import CACHE_REQUESTS
 
 NAMESPACES = ("catalogue", "posts", "reviews")
-CACHE_REQUESTS = Counter(
-    "baliblissed_cache_requests_total", "Cached public reads by outcome.", ["result"]
-)
 
 
 def version(namespace: str) -> int:
@@ -128,9 +125,9 @@ def get_or_build(
     current, entry = _fetch(f"{namespace}:version", entry_key, visit)
     current = int(current or 0)
     if entry is not None and entry[0] == current:
-        CACHE_REQUESTS.labels("hit").inc()
+        CACHE_REQUESTS.labels(namespace, "hit").inc()
         return entry[1], entry[2]
-    CACHE_REQUESTS.labels("miss").inc()
+    CACHE_REQUESTS.labels(namespace, "miss").inc()
     if has_request_context():  # misses (not hits) count against the public-read limit
         ratelimits.charge("RATELIMIT_PUBLIC_READ")
     body = serialise(build())

@@ -23,12 +23,14 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+import structlog
 from celery import Task, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from flask import current_app
@@ -42,8 +44,10 @@ from api.jobs.errors import JobFailed, JobSuperseded
 from api.jobs.kinds import JobKind
 from api.jobs.models import TERMINAL_STATUSES, Job, JobStatus
 from api.models import utc_param, utcnow
+from api.telemetry import JOB_OUTCOMES, JOB_QUEUE_WAIT, JOB_RUN_TIME
 
 log = logging.getLogger(__name__)
+transitions = structlog.get_logger("api.jobs")
 
 
 @dataclass
@@ -57,6 +61,7 @@ class JobRun:
     owner_id: uuid.UUID | None = None
     progress: dict[str, Any] = field(default_factory=dict)
     has_callback: bool = False  # a terminal outcome records a webhook delivery
+    claimed_at: float = field(default_factory=time.monotonic)
 
 
 Handler = Callable[[JobRun], dict[str, Any]]
@@ -93,11 +98,21 @@ def claim(job_id: uuid.UUID) -> JobRun | None:
             Job.owner_id,
             Job.version,
             Job.callback_url,
+            Job.request_id,
+            Job.enqueued_at,
+            Job.created_at,
         )
     ).one_or_none()
     if row is None:
         return None
     events.notify(job_id, row.version)
+    # Every line this attempt logs says which job, and which request submitted it.
+    structlog.contextvars.bind_contextvars(
+        job_id=str(job_id), job_kind=row.kind, attempt=row.attempts, request_id=row.request_id
+    )
+    waited = max(0.0, (now - min(row.enqueued_at or row.created_at, now)).total_seconds())
+    JOB_QUEUE_WAIT.labels(row.kind).observe(waited)
+    transitions.info("job.claimed", queue_wait_ms=round(waited * 1000, 1))
     return JobRun(
         id=job_id,
         kind=row.kind,
@@ -131,13 +146,32 @@ def _commit_outcome(run: JobRun, **values: Any) -> bool:
     if version is None:
         db.session.rollback()
         log.info("job %s attempt %s no longer holds the job; outcome dropped", run.id, run.attempt)
+        _record(run, "superseded")
         return False
     if values.get("status") in TERMINAL_STATUSES and run.has_callback:
         webhooks.record_terminal_event(run.id)
     events.notify_after_commit(run.id, version)
     with commits_allowed():
         db.session.commit()
+    outcome = OUTCOMES.get(values.get("status"))
+    if outcome is not None:
+        _record(run, outcome, values.get("error_code") or "")
     return True
+
+
+OUTCOMES: dict[Any, str] = {
+    JobStatus.SUCCEEDED: "succeeded",
+    JobStatus.FAILED: "failed",
+    JobStatus.QUEUED: "retried",
+}
+
+
+def _record(run: JobRun, outcome: str, code: str = "") -> None:
+    """The attempt's transition in the metrics and the log (one line per transition)."""
+    seconds = time.monotonic() - run.claimed_at
+    JOB_OUTCOMES.labels(run.kind, outcome, code).inc()
+    JOB_RUN_TIME.labels(run.kind).observe(seconds)
+    transitions.info(f"job.{outcome}", run_ms=round(seconds * 1000, 1), code=code or None)
 
 
 def save_progress(run: JobRun) -> None:
@@ -204,6 +238,13 @@ def _retry_or_fail(task: Task, run: JobRun, code: str, message: str) -> None:
 
 def execute(task: Task, job_id: uuid.UUID, handler: Handler) -> None:
     """One attempt of a job, from claim to its committed outcome."""
+    try:
+        _execute(task, job_id, handler)
+    finally:
+        structlog.contextvars.clear_contextvars()
+
+
+def _execute(task: Task, job_id: uuid.UUID, handler: Handler) -> None:
     run = claim(job_id)
     if run is None:
         log.info("job %s: nothing to claim (finished, canceled or held by a live worker)", job_id)
@@ -217,6 +258,7 @@ def execute(task: Task, job_id: uuid.UUID, handler: Handler) -> None:
             result = handler(run)
     except JobSuperseded:
         db.session.rollback()
+        _record(run, "superseded")
         return
     except JobFailed as exc:
         fail(run, exc.code, exc.message)

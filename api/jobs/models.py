@@ -50,6 +50,7 @@ class Job(TimestampMixin, Model):
     idempotency_key: Mapped[str | None] = mapped_column(String(400), unique=True)
     request_fingerprint: Mapped[str | None] = mapped_column(String(64))
     callback_url: Mapped[str | None] = mapped_column(String(2048))
+    request_id: Mapped[str | None] = mapped_column(String(64))  # of the submitting request
 
     @property
     def is_terminal(self) -> bool:
@@ -75,6 +76,7 @@ class WebhookDelivery(TimestampMixin, Model):
     status: Mapped[str] = mapped_column(String(16), default=DeliveryStatus.PENDING)
     attempts: Mapped[int] = mapped_column(default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    request_id: Mapped[str | None] = mapped_column(String(64))  # sent as X-Request-ID
 
     @property
     def message_id(self) -> str:

@@ -16,7 +16,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from flask import current_app
-from prometheus_client import Gauge
 from sqlalchemy import Select, bindparam, func, select, update
 
 from api.database import read_row
@@ -27,6 +26,7 @@ from api.jobs.models import Job, JobStatus
 from api.jobs.schemas import JobSchema
 from api.models import utc_param, utcnow
 from api.security import Caller
+from api.telemetry import WAITING
 
 DISCONNECT_CHECK_SECONDS = 1.0  # how soon a waiter notices its client left
 
@@ -94,11 +94,6 @@ class WaiterSlots:
 
 
 WAITERS = WaiterSlots()
-WAITING = Gauge(
-    "baliblissed_waiting_clients",
-    "Long-polls and event streams waiting for a job, per web process (summed).",
-    multiprocess_mode="livesum",
-)
 
 
 def wait_for_terminal(

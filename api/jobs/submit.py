@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
+from api import logs
 from api.database import on_end
 from api.errors import Conflict, ValidationFailed
 from api.extensions import db, security_store
@@ -61,6 +62,9 @@ def new_job(kind: JobKind, submission: Submission, payload: dict[str, Any]) -> J
         idempotency_key=submission.scoped_key,
         request_fingerprint=submission.fingerprint if submission.scoped_key else None,
         callback_url=submission.callback_url,
+        # The request (or the job) this one comes from: its worker's log lines and its webhook
+        # carry the same id.
+        request_id=logs.bound_context().get("request_id"),
     )
 
 

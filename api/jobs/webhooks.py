@@ -21,6 +21,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+import structlog
 from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -34,6 +35,9 @@ from api.jobs.broker import publish_after_commit
 from api.jobs.models import DeliveryStatus, Job, WebhookAttempt, WebhookDelivery, WebhookSecret
 from api.jobs.schemas import JobSchema
 from api.models import utc_param, utcnow
+from api.telemetry import WEBHOOK_ATTEMPT_SECONDS, WEBHOOK_DELIVERIES
+
+log = structlog.get_logger(__name__)
 
 SECRET_PREFIX = "whsec_"
 DELIVER_TASK = "webhooks.deliver"
@@ -133,6 +137,7 @@ def record_terminal_event(job_id: uuid.UUID) -> None:
         url=job.callback_url,
         body=body,
         next_attempt_at=now,
+        request_id=job.request_id,
     )
     db.session.add(delivery)
     publish_after_commit(DELIVER_TASK, [str(delivery.id)])
@@ -199,6 +204,9 @@ def deliver(delivery_id: uuid.UUID) -> float | None:
     delivery = claim(delivery_id)
     if delivery is None:
         return None
+    structlog.contextvars.bind_contextvars(
+        request_id=delivery.request_id, job_id=str(delivery.job_id), delivery_id=str(delivery.id)
+    )
     delay = _attempt(delivery)
     db.session.commit()
     return delay
@@ -226,6 +234,8 @@ def _attempt(delivery: WebhookDelivery) -> float | None:
             "webhook-timestamp": str(timestamp),
             "webhook-signature": signature,
         }
+        if delivery.request_id:  # the request that submitted the job, end to end
+            headers["X-Request-ID"] = delivery.request_id
         timeout = config["WEBHOOK_TIMEOUT_SECONDS"]
         status_code, raw = post(target, body, headers, timeout, started=started)
         excerpt = raw.decode("utf-8", errors="replace")
@@ -233,6 +243,7 @@ def _attempt(delivery: WebhookDelivery) -> float | None:
         error, permanent = str(exc), True
     except TransportError as exc:
         error = str(exc)[:300]
+    WEBHOOK_ATTEMPT_SECONDS.observe(time.monotonic() - started)
     affected(
         update(WebhookAttempt)
         .where(WebhookAttempt.delivery_id == delivery.id, WebhookAttempt.number == number)
@@ -246,12 +257,15 @@ def _attempt(delivery: WebhookDelivery) -> float | None:
     values: dict[str, Any]
     delay: float | None = None
     if status_code is not None and 200 <= status_code < 300:
-        values = {"status": DeliveryStatus.SUCCEEDED}
+        values, outcome = {"status": DeliveryStatus.SUCCEEDED}, "delivered"
     elif permanent or number >= config["WEBHOOK_MAX_ATTEMPTS"]:
-        values = {"status": DeliveryStatus.FAILED}
+        values, outcome = {"status": DeliveryStatus.FAILED}, "failed"
     else:
         delay = float(config["WEBHOOK_RETRY_BASE_DELAY"] * 2 ** (number - 1))
         values = {"next_attempt_at": utc_param(utcnow() + timedelta(seconds=delay))}
+        outcome = "retry"
+    WEBHOOK_DELIVERIES.labels(outcome).inc()
+    log.info("webhook.attempt", outcome=outcome, attempt=number, status_code=status_code)
     # Fenced by the attempt number: if a later claim took over, its outcome decides.
     taken = affected(
         update(WebhookDelivery)

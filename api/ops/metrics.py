@@ -16,8 +16,6 @@ from flask import Flask, Response, g, request
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
-    Counter,
-    Histogram,
     generate_latest,
     multiprocess,
 )
@@ -27,21 +25,10 @@ from prometheus_client.registry import Collector
 from api.extensions import celery_app
 from api.jobs import service as jobs
 from api.jobs.kinds import QUEUES
-from api.jobs.service import WAITING
 from api.ops import warmup
-from api.response_cache import CACHE_REQUESTS
+from api.telemetry import HTTP_LATENCY, HTTP_REQUESTS, RECORDED
 
 log = logging.getLogger(__name__)
-
-REQUESTS = Counter(
-    "baliblissed_http_requests_total", "HTTP requests answered.", ["method", "route", "status"]
-)
-LATENCY = Histogram(
-    "baliblissed_http_request_duration_seconds",
-    "Time to answer HTTP requests.",
-    ["method", "route"],
-    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
-)
 
 
 class JobCollector(Collector):
@@ -110,8 +97,8 @@ def _observe(response: Response) -> Response:
     started = g.get("request_started")
     if started is not None:
         route = request.url_rule.rule if request.url_rule else "<unmatched>"
-        LATENCY.labels(request.method, route).observe(time.perf_counter() - started)
-        REQUESTS.labels(request.method, route, str(response.status_code)).inc()
+        HTTP_LATENCY.labels(request.method, route).observe(time.perf_counter() - started)
+        HTTP_REQUESTS.labels(request.method, route, str(response.status_code)).inc()
     return response
 
 
@@ -121,7 +108,7 @@ def _process_registry() -> CollectorRegistry:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         multiprocess.MultiProcessCollector(registry)
     else:
-        for collector in (REQUESTS, LATENCY, CACHE_REQUESTS, WAITING):
+        for collector in RECORDED:
             registry.register(collector)
     return registry
 
