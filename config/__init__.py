@@ -188,6 +188,7 @@ class BaseConfig:
         self.BEAT_SCHEDULE_FILE = str(data_dir / "celerybeat-schedule")
         self.FLOWER_BASIC_AUTH = env.str("FLOWER_BASIC_AUTH", "")
         self.METRICS_TOKEN = env.str("METRICS_TOKEN", "")
+        self.WORKER_METRICS_PORT = env.int("WORKER_METRICS_PORT", 0)
         self.HOST = env.str("HOST", "127.0.0.1")
 
         self.JOB_SWEEP_INTERVAL_SECONDS = env.int("JOB_SWEEP_INTERVAL_SECONDS", 60, minimum=1)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -102,6 +103,11 @@ def main() -> int:
     # The Procfile's defaults are production's; a local run is development on loopback.
     env.setdefault("APP_ENV", "development")
     env.setdefault("HOST", "127.0.0.1")
+    # One metrics folder for web and workers: the API's /metrics shows the workers' too.
+    metrics = Path(env.get("DATA_DIR") or PROJECT_ROOT / "var") / "metrics"
+    shutil.rmtree(metrics, ignore_errors=True)  # samples of an earlier run would add up
+    metrics.mkdir(parents=True, exist_ok=True)
+    env.setdefault("PROMETHEUS_MULTIPROC_DIR", str(metrics))
     port = env.get("PORT", "8000")
     procfile = parse_procfile((PROJECT_ROOT / "Procfile").read_text()).processes
     return setup(env) or supervise({name: procfile[name] for name in PROCESSES}, env, port)

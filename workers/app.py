@@ -8,19 +8,22 @@ lifecycle (a lease or visibility timeout too short for the tasks).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 from celery import Celery, Task
 from celery.beat import PersistentScheduler
-from celery.signals import worker_process_init
+from celery.signals import worker_process_init, worker_process_shutdown, worker_ready
 from flask import Flask
 from kombu import Exchange, Queue
+from prometheus_client import multiprocess
 
 from api.extensions import celery_app
 from api.jobs import webhooks
 from api.jobs.kinds import KINDS, MAINTENANCE_QUEUE, QUEUES, WEBHOOKS_QUEUE
 from api.maintenance import PERIODIC, beat_schedule
+from api.ops.metrics import start_metrics_server
 from config import ConfigError
 
 TASK_MODULES = [
@@ -117,5 +120,16 @@ def celery_init_app(app: Flask) -> Celery[Any]:
         """Forked pool processes must not share the parent's database connections."""
         with app.app_context():
             app.extensions["sqlalchemy"].engine.dispose(close=False)
+
+    @worker_process_shutdown.connect(weak=False)
+    def forget_dead_process(pid: int | None = None, **_kwargs: Any) -> None:
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            multiprocess.mark_process_dead(pid or os.getpid())
+
+    @worker_ready.connect(weak=False)
+    def serve_worker_metrics(**_kwargs: Any) -> None:
+        """A worker's own /metrics (its pool processes summed), for hosts with no web node."""
+        if app.config["WORKER_METRICS_PORT"]:
+            start_metrics_server(app)
 
     return celery

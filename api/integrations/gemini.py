@@ -22,6 +22,7 @@ from google import genai
 from google.genai import errors, types
 
 from api.integrations.errors import IntegrationError
+from api.telemetry import GEMINI_CALLS, GEMINI_FALLBACKS
 
 log = logging.getLogger(__name__)
 
@@ -153,7 +154,16 @@ class Guard:
         Raises AIUnavailable (callers fall back), MalformedOutput after the last attempt, or
         IntegrationError for a permanent refusal.
         """
-        attempts = attempts or self.attempts
+        try:
+            return self._call(operation, attempts or self.attempts)
+        except AIUnavailable as exc:  # the caller answers locally
+            GEMINI_FALLBACKS.labels(exc.reason).inc()
+            raise
+        except IntegrationError:  # a permanent refusal: the caller answers locally too
+            GEMINI_FALLBACKS.labels("gemini_rejected").inc()
+            raise
+
+    def _call(self, operation: Callable[[], T], attempts: int) -> T:
         for attempt in range(1, attempts + 1):
             if self.is_open():
                 raise AIUnavailable("circuit_open")
@@ -162,15 +172,18 @@ class Guard:
             try:
                 result = operation()
             except IntegrationError as exc:
+                GEMINI_CALLS.labels("error").inc()
                 if not exc.retryable:
                     raise
                 self._record_failure()
                 if attempt == attempts:
                     raise AIUnavailable("gemini_unavailable") from exc
             except MalformedOutput:
+                GEMINI_CALLS.labels("malformed").inc()
                 if attempt == attempts:
                     raise
             else:
+                GEMINI_CALLS.labels("ok").inc()
                 self.cache.delete("gemini:failures")
                 return result
             delay = self.backoff * 2 ** (attempt - 1)

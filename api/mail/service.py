@@ -27,6 +27,7 @@ from api.jobs.lifecycle import JobRun, save_progress
 from api.jobs.models import Job
 from api.jobs.submit import Submission, new_job, submit
 from api.security import Caller
+from api.telemetry import EMAILS_SENT
 
 
 @dataclass(frozen=True)
@@ -96,6 +97,7 @@ def send_email_job(run: JobRun, composers: Mapping[str, Composer]) -> dict[str, 
             continue
         message = build_message(mail, message_id=f"<{run.id}.{mail.key}@{domain}>")
         sent[mail.key] = {"provider": sender.name, "provider_id": sender.send(message)}
+        EMAILS_SENT.labels(sender.name).inc()
         if not sender.idempotent:
             save_progress(run)
     return {**composition.result, "sent": sorted(sent), "provider": sender.name}

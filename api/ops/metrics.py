@@ -6,11 +6,14 @@ of every worker process are summed; job and queue figures are read at scrape tim
 
 from __future__ import annotations
 
+import hmac
 import logging
 import os
+import threading
 import time
 from collections.abc import Iterator
 from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 from flask import Flask, Response, g, request
 from prometheus_client import (
@@ -22,7 +25,7 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from api.extensions import celery_app
+from api.extensions import ai_guard, celery_app
 from api.jobs import service as jobs
 from api.jobs.kinds import QUEUES
 from api.ops import warmup
@@ -53,6 +56,10 @@ class JobCollector(Collector):
         warm_time = GaugeMetricFamily(
             "baliblissed_cache_warm_finished_timestamp_seconds", "When the last warm-up ended."
         )
+        breaker = GaugeMetricFamily(
+            "baliblissed_gemini_breaker_open",
+            "1 while Gemini's circuit breaker is open (the local planner answers), else 0.",
+        )
         with self.app.app_context():
             try:
                 for kind, status, count in jobs.counts_by_kind_and_status():
@@ -69,7 +76,11 @@ class JobCollector(Collector):
                 warm_keys.add_metric([], last["keys"])
                 warm_seconds.add_metric([], last["duration_seconds"])
                 warm_time.add_metric([], last["finished_at"])
-        yield from (jobs_family, depth, warm_keys, warm_seconds, warm_time)
+            try:
+                breaker.add_metric([], 1.0 if ai_guard.current.is_open() else 0.0)
+            except Exception:  # the cache being down must not fail a scrape
+                log.warning("could not read the Gemini breaker for metrics", exc_info=True)
+        yield from (jobs_family, depth, warm_keys, warm_seconds, warm_time, breaker)
 
 
 def queue_depths() -> dict[str, int]:
@@ -136,3 +147,28 @@ def init_app(app: Flask) -> None:
     app.extensions["job_collector"] = JobCollector(app)
     app.before_request(_start_timer)
     app.after_request(_observe)
+
+
+def start_metrics_server(app: Flask) -> None:
+    """Serve this process's registry (a Celery worker's pool, summed) on WORKER_METRICS_PORT,
+    behind METRICS_TOKEN when it is set, from a background thread."""
+    token = app.config["METRICS_TOKEN"].encode()
+
+    def serve(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        presented = environ.get("HTTP_AUTHORIZATION", "").removeprefix("Bearer ").encode()
+        if token and not hmac.compare_digest(presented, token):
+            start_response("401 Unauthorized", [("WWW-Authenticate", "Bearer")])
+            return [b"Send Authorization: Bearer <METRICS_TOKEN>.\n"]
+        start_response("200 OK", [("Content-Type", CONTENT_TYPE_LATEST)])
+        return [generate_latest(_process_registry())]
+
+    server = make_server(
+        app.config["HOST"], app.config["WORKER_METRICS_PORT"], serve, handler_class=_QuietHandler
+    )
+    threading.Thread(target=server.serve_forever, name="worker-metrics", daemon=True).start()
+    log.info("worker metrics on %s:%s", app.config["HOST"], app.config["WORKER_METRICS_PORT"])
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        return None
