@@ -7,6 +7,7 @@ its own database; every test starts from empty tables and empty Redis databases.
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -279,3 +280,34 @@ def sql(app: Flask, statement: str, **params: Any) -> list[Any]:
         rows = result.all() if result.returns_rows else []
         db.session.commit()
         return rows
+
+
+# --- no secret in any log line of the suite ----------------------------------------------
+
+LOG_LINE = re.compile(r"^(\{.*\"event\".*\}|\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\S* \[\s*\w+\s*\] .*)$")
+LEAKS = (
+    (re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}"), "an email"),
+    (re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}"), "a JWT"),
+    (re.compile(r"\$argon2"), "a password hash"),
+    (re.compile(r"whsec_[A-Za-z0-9+/]{8,}"), "a webhook secret"),
+    (re.compile(r"(?i)\bbearer [A-Za-z0-9._-]{12,}"), "a bearer token"),
+    (re.compile(r"Sunny-Ubud-Rice-2026|Terraces-of-Jatiluwih-7|Kelingking-Beach-42"), "a password"),
+)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """Every log line a test's processes wrote (captured stderr) is checked for secrets in
+    clear: a leak fails the test that caused it, wherever in the suite it happens."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.when != "call" or report.failed:
+        return
+    for line in report.capstderr.splitlines():
+        if not LOG_LINE.match(line):
+            continue  # not one of our log lines (e.g. a test server's own traceback)
+        for pattern, what in LEAKS:
+            if pattern.search(line):
+                report.outcome = "failed"
+                report.longrepr = f"a log line shows {what} in clear:\n{line}"
+                return

@@ -138,7 +138,7 @@ def _fenced(run: JobRun, **values: Any) -> int | None:
     return version
 
 
-def _commit_outcome(run: JobRun, **values: Any) -> bool:
+def _commit_outcome(run: JobRun, code: str = "", **values: Any) -> bool:
     """The attempt's outcome and the handler's rows in one commit, or nothing if the fence
     fails. A terminal status also records the webhook delivery (published after the commit);
     waiters are told once it is committed."""
@@ -155,7 +155,7 @@ def _commit_outcome(run: JobRun, **values: Any) -> bool:
         db.session.commit()
     outcome = OUTCOMES.get(values.get("status"))
     if outcome is not None:
-        _record(run, outcome, values.get("error_code") or "")
+        _record(run, outcome, code)
     return True
 
 
@@ -198,6 +198,7 @@ def complete(run: JobRun, result: dict[str, Any]) -> bool:
 def fail(run: JobRun, code: str, message: str) -> bool:
     return _commit_outcome(
         run,
+        code,
         status=JobStatus.FAILED,
         error_code=code,
         error_message=message[:500],
@@ -207,10 +208,12 @@ def fail(run: JobRun, code: str, message: str) -> bool:
     )
 
 
-def schedule_retry(run: JobRun, delay_seconds: float) -> bool:
-    """Put the job back in the queue; `enqueued_at` is the retry's due time."""
+def schedule_retry(run: JobRun, delay_seconds: float, code: str) -> bool:
+    """Put the job back in the queue (because of `code`); `enqueued_at` is the retry's due
+    time."""
     return _commit_outcome(
         run,
+        code,
         status=JobStatus.QUEUED,
         progress=dict(run.progress),
         lease_until=None,
@@ -232,7 +235,7 @@ def _retry_or_fail(task: Task, run: JobRun, code: str, message: str) -> None:
         return
     delay = backoff_seconds(run.attempt)
     log.warning("job %s attempt %s: %s; retrying in %.1fs", run.id, run.attempt, code, delay)
-    if schedule_retry(run, delay):
+    if schedule_retry(run, delay, code):
         raise task.retry(countdown=delay, max_retries=None)
 
 
