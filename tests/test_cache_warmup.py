@@ -35,7 +35,7 @@ def test_warm_up_is_exported_as_metrics(app, client):
 
     assert "baliblissed_cache_warm_keys " in text
     assert "baliblissed_cache_warm_duration_seconds " in text
-    assert 'baliblissed_cache_requests_total{result="miss"}' in text
+    assert 'baliblissed_cache_requests_total{namespace="catalogue",result="miss"}' in text
 
 
 def test_clearing_the_cache_keeps_sessions(app, client):
