@@ -16,9 +16,16 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "strict-origin-when-cross-origin",
     "Permissions-Policy": "geolocation=(), microphone=(), camera=()",
 }
-
-
 SECURITY_PAIRS = tuple(SECURITY_HEADERS.items())
+# Production only: a browser keeps it for a year, for the host and its subdomains, and a
+# development or test host may well need plain HTTP.
+HSTS = ("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+CSP = "Content-Security-Policy"
+# JSON, media and streams need nothing from a page: a body that a browser renders anyway
+# (an error page, a hostile upload) can load, run and frame nothing.
+API_CSP = "default-src 'none'; frame-ancestors 'none'"
+
+HeaderPairs = tuple[tuple[str, str], ...]
 
 
 def _assign_request_id() -> None:
@@ -29,12 +36,24 @@ def _assign_request_id() -> None:
     structlog.contextvars.bind_contextvars(request_id=g.request_id)
 
 
-def _add_headers(response: Response) -> Response:
-    # `extend` adds without first looking for an existing header of the name (`update` does).
-    response.headers.extend(((REQUEST_ID_HEADER, g.get("request_id", "")), *SECURITY_PAIRS))
-    return response
+def set_page_policy(app: Flask, endpoint: str, policy: str) -> None:
+    """Answers of `endpoint` carry `policy` as their CSP instead of API_CSP (the docs pages)."""
+    base, pages = app.extensions["security_headers"]
+    pages[endpoint] = (*base, (CSP, policy))
 
 
 def init_app(app: Flask) -> None:
+    # Every answer's headers are built here once: a request pays one dict lookup and a tuple.
+    base: HeaderPairs = SECURITY_PAIRS + ((HSTS,) if app.config["APP_ENV"] == "production" else ())
+    default: HeaderPairs = (*base, (CSP, API_CSP))
+    pages: dict[str | None, HeaderPairs] = {}
+    app.extensions["security_headers"] = (base, pages)
+
+    def add_headers(response: Response) -> Response:
+        pairs = pages.get(request.endpoint, default)
+        # `extend` adds without first looking for an existing header of the name (`update` does).
+        response.headers.extend(((REQUEST_ID_HEADER, g.get("request_id", "")), *pairs))
+        return response
+
     app.before_request(_assign_request_id)
-    app.after_request(_add_headers)
+    app.after_request(add_headers)
