@@ -12,7 +12,18 @@ from flask.sessions import SessionInterface, SessionMixin
 from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from api import bounds, cli, cors, database, errors, logs, observability, ratelimits, security
+from api import (
+    bounds,
+    cli,
+    cors,
+    database,
+    docs,
+    errors,
+    logs,
+    observability,
+    ratelimits,
+    security,
+)
 from api.auth.routes import blp as auth_blp
 from api.blog.routes import blp as blog_blp
 from api.catalogue.routes import blp as catalogue_blp
@@ -105,6 +116,7 @@ def create_app(environ: Mapping[str, str] | None = None) -> Flask:
     ratelimits.init_app(app)
     cors.init_app(app)
     security.init_app(app)
+    docs.init_app(app)  # before api.init_app: its templates replace flask-smorest's pages
     api.init_app(app)
     errors.init_app(app)
     _register_blueprints(app)

@@ -282,9 +282,10 @@ class BaseConfig:
         self.OPENAPI_URL_PREFIX = "/"
         self.OPENAPI_JSON_PATH = "openapi.json"
         self.OPENAPI_SWAGGER_UI_PATH = "docs"
-        self.OPENAPI_SWAGGER_UI_URL = "https://cdn.jsdelivr.net/npm/swagger-ui-dist/"
+        # Served by the app itself (api/docs), never by a CDN: the docs work offline.
+        self.OPENAPI_SWAGGER_UI_URL = "/docs/assets/swagger-ui/"
         self.OPENAPI_REDOC_PATH = "redoc"
-        self.OPENAPI_REDOC_URL = "https://cdn.jsdelivr.net/npm/redoc/bundles/redoc.standalone.js"
+        self.OPENAPI_REDOC_URL = "/docs/assets/redoc/redoc.standalone.js"
 
         self.CELERY = self._celery_settings()
 

@@ -1,14 +1,18 @@
-"""Operating the web answers: security headers by environment."""
+"""Operating the web answers: security headers by environment, and the docs pages served
+offline under a strict Content-Security-Policy."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 from flask import Flask, Response
 
 from api import create_app
+from api.docs import REDOC_CSP, SWAGGER_UI_CSP, assets_version
 from api.extensions import db
 from tests.conftest import REDIS_DB_BROKER, REDIS_DB_CACHE, REDIS_HOST_URL
 from tests.test_config import PRODUCTION
@@ -62,6 +66,7 @@ def test_production_answers_carry_hsts(production_app):
         response = client.get(path)
         assert_common_headers(response)
         assert response.headers.getlist("Strict-Transport-Security") == [HSTS], path
+    assert client.get("/docs").headers["Content-Security-Policy"] == SWAGGER_UI_CSP
 
 
 def test_api_answers_may_load_run_or_frame_nothing(client):
@@ -73,3 +78,106 @@ def test_api_answers_may_load_run_or_frame_nothing(client):
         client.get("/no-such-page"),
     ):
         assert response.headers.getlist("Content-Security-Policy") == [API_CSP]
+
+
+def directives(policy: str) -> dict[str, list[str]]:
+    parsed = (part.split() for part in policy.split(";") if part.strip())
+    return {name: sources for name, *sources in parsed}
+
+
+@pytest.mark.parametrize(("path", "policy"), [("/docs", SWAGGER_UI_CSP), ("/redoc", REDOC_CSP)])
+def test_docs_pages_have_a_strict_policy_of_their_own(client, path, policy):
+    response = client.get(path)
+
+    assert response.headers.getlist("Content-Security-Policy") == [policy]
+    found = directives(policy)
+    assert found["default-src"] == ["'none'"]
+    assert found["script-src"] == ["'self'"]  # no inline script, no hash, no eval
+    assert found["frame-ancestors"] == ["'none'"]
+    assert found["base-uri"] == ["'none'"]
+    assert found["object-src"] == ["'none'"]
+    assert found["connect-src"] == ["'self'"]
+    every_source = [source for sources in found.values() for source in sources]
+    assert "'unsafe-inline'" not in every_source
+    assert "'unsafe-eval'" not in every_source
+    # No outside host: only 'self', 'none', hashes, and the schemes data: (images) and blob:
+    # (ReDoc's search worker), which name no host.
+    assert {
+        source
+        for source in every_source
+        if not re.fullmatch(r"'(self|none|sha256-[A-Za-z0-9+/=]+)'|data:|blob:", source)
+    } == set()
+
+
+# --- the docs pages, offline --------------------------------------------------------------
+
+
+class PageParts(HTMLParser):
+    """Every URL a page refers to, and any inline script or style."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[str] = []
+        self.inline: list[str] = []
+        self._in_script: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        for name in ("src", "href", "spec-url", "data-spec-url", "action", "srcset"):
+            if found.get(name):
+                self.urls.append(found[name] or "")
+        if "style" in found or any(name.startswith("on") for name in found):
+            self.inline.append(f"<{tag}> attribute")
+        if tag == "style":
+            self.inline.append("<style>")
+        if tag == "script":
+            self._in_script = "src" if "src" in found else found.get("type") or "text/javascript"
+
+    def handle_data(self, data: str) -> None:
+        if self._in_script not in {None, "src", "application/json"} and data.strip():
+            self.inline.append(f"<script>{data[:40]}")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "script":
+            self._in_script = None
+
+
+@pytest.mark.parametrize("path", ["/docs", "/redoc"])
+def test_docs_pages_refer_only_to_this_app(client, path):
+    response = client.get(path)
+    page = PageParts()
+    page.feed(response.get_data(as_text=True))
+
+    assert response.status_code == 200
+    assert page.inline == []
+    assert page.urls  # the parser found the page's files
+    for url in page.urls:
+        assert re.match(r"/[^/]", url), url  # a path on this origin, never //host
+        loaded = client.get(url)
+        assert loaded.status_code == 200, url
+    assets = [url for url in page.urls if url.startswith("/docs/assets/")]
+    assert len(assets) >= 2  # the bundle and a stylesheet, at least
+    for url in assets:
+        assert url.endswith(f"?v={assets_version()}"), url
+    assert "cdn" not in response.get_data(as_text=True).lower()
+
+
+def test_docs_assets_are_immutable_under_their_version_and_revalidated_otherwise(client):
+    name = "/docs/assets/swagger-ui/swagger-ui-bundle.js"
+
+    current = client.get(f"{name}?v={assets_version()}")
+    stale = client.get(f"{name}?v=an-old-release")
+    unversioned = client.get(name)
+    again = client.get(
+        f"{name}?v={assets_version()}", headers={"If-None-Match": current.headers["ETag"]}
+    )
+
+    assert current.status_code == 200
+    assert current.mimetype == "text/javascript"
+    assert current.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+    assert "no-cache" in stale.headers["Cache-Control"]
+    assert "no-cache" in unversioned.headers["Cache-Control"]
+    assert stale.data == current.data
+    assert again.status_code == 304
+    assert client.get("/docs/assets/swagger-ui/../../../config/__init__.py").status_code == 404
+    assert client.get("/docs/assets/swagger-ui/index.html").status_code == 404  # listed only
