@@ -15,6 +15,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from api import (
     bounds,
     cli,
+    compression,
     cors,
     database,
     docs,
@@ -121,6 +122,7 @@ def create_app(environ: Mapping[str, str] | None = None) -> Flask:
     errors.init_app(app)
     _register_blueprints(app)
     cli.init_app(app)
+    compression.init_app(app)  # runs right after the commit hook, on the final body
     database.init_app(app)  # last: its commit hook must run before the other after_request hooks
     return app
 

@@ -1,8 +1,10 @@
-"""Operating the web answers: security headers by environment, and the docs pages served
-offline under a strict Content-Security-Policy."""
+"""Operating the web answers: security headers by environment, the docs pages served offline
+under a strict Content-Security-Policy, and gzip for large JSON answers."""
 
 from __future__ import annotations
 
+import gzip
+import json
 import re
 from collections.abc import Iterator
 from html.parser import HTMLParser
@@ -11,11 +13,13 @@ from pathlib import Path
 import pytest
 from flask import Flask, Response
 
-from api import create_app
+from api import compression, create_app
 from api.docs import REDOC_CSP, SWAGGER_UI_CSP, assets_version
 from api.extensions import db
 from tests.conftest import REDIS_DB_BROKER, REDIS_DB_CACHE, REDIS_HOST_URL
 from tests.test_config import PRODUCTION
+from tests.test_inquiries import VALID
+from tests.test_job_events import read_events
 
 HSTS = "max-age=31536000; includeSubDomains"
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
@@ -181,3 +185,94 @@ def test_docs_assets_are_immutable_under_their_version_and_revalidated_otherwise
     assert again.status_code == 304
     assert client.get("/docs/assets/swagger-ui/../../../config/__init__.py").status_code == 404
     assert client.get("/docs/assets/swagger-ui/index.html").status_code == 404  # listed only
+
+
+# --- compression --------------------------------------------------------------------------
+
+
+def vary(response: Response) -> set[str]:
+    return {value.strip() for value in response.headers.get("Vary", "").split(",")}
+
+
+def test_large_json_is_gzipped_when_the_client_accepts_it(client):
+    plain = client.get("/openapi.json")
+    zipped = client.get("/openapi.json", headers={"Accept-Encoding": "gzip, deflate, br"})
+    refused = client.get("/openapi.json", headers={"Accept-Encoding": "gzip;q=0, identity"})
+    anything = client.get("/openapi.json", headers={"Accept-Encoding": "*"})
+
+    assert len(plain.data) > 50_000
+    assert "Content-Encoding" not in plain.headers
+    assert zipped.headers["Content-Encoding"] == "gzip"
+    assert int(zipped.headers["Content-Length"]) == len(zipped.data) < len(plain.data) / 4
+    assert json.loads(gzip.decompress(zipped.data)) == plain.get_json()
+    assert "Content-Encoding" not in refused.headers
+    assert anything.headers["Content-Encoding"] == "gzip"
+    for response in (plain, zipped, refused):  # a shared cache keeps the forms apart
+        assert "Accept-Encoding" in vary(response)
+        assert "Origin" in vary(response)  # CORS's Vary is kept
+
+
+def test_small_answers_are_never_compressed(client):
+    response = client.get("/health/live", headers={"Accept-Encoding": "gzip"})
+
+    assert len(response.data) < compression.MIN_BYTES
+    assert "Content-Encoding" not in response.headers
+    assert "Accept-Encoding" not in vary(response)
+    assert response.get_json()["status"] == "ok"
+
+
+def test_a_cached_read_keeps_its_etag_and_304_when_compressed(client):
+    """The gzip form's ETag is the weak form of the plain one: revalidating either gets 304."""
+    url = "/api/v1/destinations"
+    plain = client.get(url)
+    zipped = client.get(url, headers={"Accept-Encoding": "gzip"})
+    tag = plain.headers["ETag"]
+
+    assert zipped.headers["Content-Encoding"] == "gzip"
+    assert gzip.decompress(zipped.data) == plain.data
+    assert tag.startswith('"')
+    assert zipped.headers["ETag"] == f"W/{tag}"
+    assert zipped.headers["Cache-Control"] == plain.headers["Cache-Control"]
+
+    weak = client.get(url, headers={"Accept-Encoding": "gzip", "If-None-Match": f"W/{tag}"})
+    strong = client.get(url, headers={"If-None-Match": tag})
+
+    assert weak.status_code == 304
+    assert weak.data == b""
+    assert weak.headers["ETag"] == f"W/{tag}"
+    assert "Accept-Encoding" in vary(weak)
+    assert strong.status_code == 304
+    assert strong.headers["ETag"] == tag
+
+
+def test_event_streams_are_never_compressed(make_app):
+    client = make_app(SSE_MAX_SECONDS="1").test_client()
+    location = client.post("/api/v1/inquiries", json=VALID).headers["Location"]
+
+    stream = client.get(f"{location}/events", headers={"Accept-Encoding": "gzip"})
+
+    assert stream.mimetype == "text/event-stream"
+    assert "Content-Encoding" not in stream.headers
+    assert [event["job"]["status"] for event in read_events(stream)] == ["queued"]
+
+
+@pytest.mark.parametrize(
+    "make_response",
+    [
+        lambda: Response(b"\x89PNG" + b"\0" * 4096, mimetype="image/png"),  # a media file
+        lambda: Response(b"<p>" + b"x" * 4096, mimetype="text/html"),
+        lambda: Response(
+            gzip.compress(b"[" + b"1," * 4096 + b"1]"),
+            mimetype="application/json",
+            headers={"Content-Encoding": "gzip"},  # compressed already: not twice
+        ),
+        lambda: Response(iter([b"{}"] * 1024), mimetype="application/json"),  # streamed
+    ],
+)
+def test_what_is_not_json_or_is_already_encoded_passes_untouched(app, make_response):
+    response = make_response()
+    before = (dict(response.headers), response.response)
+    with app.test_request_context(headers={"Accept-Encoding": "gzip"}):
+        after = compression._compress(response)
+
+    assert (dict(after.headers), after.response) == before
