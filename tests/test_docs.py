@@ -1,11 +1,18 @@
 """Operating the web answers: security headers by environment, the docs pages served offline
-under a strict Content-Security-Policy, and gzip for large JSON answers."""
+under a strict Content-Security-Policy, and gzip for large JSON answers.
+
+The last test loads /docs and /redoc in headless Chromium (Debian's package, installed by
+.ci/run) from the Procfile's web command, and proves they render with nothing from any host
+but the app's."""
 
 from __future__ import annotations
 
 import gzip
 import json
+import os
 import re
+import signal
+import subprocess
 from collections.abc import Iterator
 from html.parser import HTMLParser
 from pathlib import Path
@@ -19,10 +26,11 @@ from api.extensions import db
 from tests.conftest import REDIS_DB_BROKER, REDIS_DB_CACHE, REDIS_HOST_URL
 from tests.test_config import PRODUCTION
 from tests.test_inquiries import VALID
-from tests.test_job_events import read_events
+from tests.test_job_events import gunicorn, read_events
 
 HSTS = "max-age=31536000; includeSubDomains"
 API_CSP = "default-src 'none'; frame-ancestors 'none'"
+CHROMIUM = Path("/usr/bin/chromium")
 
 
 @pytest.fixture
@@ -276,3 +284,118 @@ def test_what_is_not_json_or_is_already_encoded_passes_untouched(app, make_respo
         after = compression._compress(response)
 
     assert (dict(after.headers), after.response) == before
+
+
+# --- in a browser -------------------------------------------------------------------------
+
+
+def run_chromium(url: str, workdir: Path, *extra: str) -> tuple[str, str]:
+    """Load `url` in headless Chromium; (rendered DOM, console log). Names resolve to nothing
+    but 127.0.0.1, so neither the page nor the browser's own services can reach any host."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    process = subprocess.Popen(
+        [
+            str(CHROMIUM),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--disable-dev-shm-usage",
+            "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+            f"--user-data-dir={workdir / 'profile'}",
+            f"--log-net-log={workdir / 'net-log.json'}",
+            "--enable-logging=stderr",
+            "--v=0",
+            "--window-size=1280,2000",
+            "--virtual-time-budget=10000",
+            *extra,
+            "--dump-dom",
+            url,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        dom, log = process.communicate(timeout=90)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        raise
+    assert process.returncode == 0, log[-2000:]
+    return dom, log
+
+
+def read_net_log(net_log: Path, origin: str) -> tuple[list[str], list[str]]:
+    """From Chromium's net log: the URLs the page asked for (the document and everything it
+    loaded; the browser's own background requests have no initiator and are left out), and
+    the address of every TCP connection the browser made, for any reason."""
+    log = json.loads(net_log.read_text())
+    types = log["constants"]["logEventTypes"]
+    requests, addresses = [], []
+    for event in log["events"]:
+        params = event.get("params", {})
+        if event["type"] == types["URL_REQUEST_START_JOB"] and "url" in params:
+            if params.get("initiator") == origin or params.get("request_type") == "main frame":
+                requests.append(params["url"])
+        elif event["type"] == types["TCP_CONNECT_ATTEMPT"] and "address" in params:
+            addresses.append(params["address"])
+    return requests, addresses
+
+
+def csp_violations(console: str) -> list[str]:
+    return [line for line in console.splitlines() if "Content Security Policy" in line]
+
+
+def colours(png: Path) -> list[tuple[int, tuple[int, ...]]]:
+    from PIL import Image
+
+    with Image.open(png) as image:
+        return image.convert("RGB").getcolors(maxcolors=1 << 24) or []
+
+
+@pytest.mark.timeout(240)
+def test_the_docs_render_offline_in_a_browser(base_env, tmp_path):
+    if not CHROMIUM.exists():
+        pytest.skip("no /usr/bin/chromium: apt-get install -y chromium (.ci/run does)")
+    with gunicorn(base_env, WEB_CONCURRENCY="1") as port:
+        origin = f"http://127.0.0.1:{port}"
+        screenshot = tmp_path / "docs.png"
+        dom, console = run_chromium(
+            f"{origin}/docs", tmp_path / "docs", f"--screenshot={screenshot}"
+        )
+        docs_requests, docs_connections = read_net_log(tmp_path / "docs" / "net-log.json", origin)
+        redoc_dom, redoc_console = run_chromium(f"{origin}/redoc", tmp_path / "redoc")
+        redoc_requests, redoc_connections = read_net_log(
+            tmp_path / "redoc" / "net-log.json", origin
+        )
+
+    # Swagger UI rendered the operations from the spec, styled by its stylesheet.
+    assert "opblock-summary-path" in dom
+    assert "/api/v1/inquiries" in dom
+    assert "/api/v1/jobs/{job_id}" in dom
+    assert screenshot.stat().st_size > 10_000
+    found = colours(screenshot)
+    assert len(found) > 1  # not blank
+    assert any(colour == (0x61, 0xAF, 0xFE) for _, colour in found)  # the GET badges' blue
+    assert csp_violations(console) == []  # the policy allowed all it needed, nothing else
+    for requests in (docs_requests, redoc_requests):
+        assert [url for url in requests if not url.startswith(origin + "/")] == []
+        assert f"{origin}/openapi.json" in requests
+    # Nor did anything else leave the machine: the only connections were to the app.
+    for connections in (docs_connections, redoc_connections):
+        assert connections
+        assert set(connections) == {f"127.0.0.1:{port}"}
+    assert any("/docs/assets/swagger-ui/swagger-ui-bundle.js" in url for url in docs_requests)
+
+    # ReDoc rendered too; the one thing its policy stopped is the bundle's outside logo.
+    assert "BaliBlissed API" in redoc_dom
+    assert "/health/live" in redoc_dom
+    assert any("/docs/assets/redoc/redoc.standalone.js" in url for url in redoc_requests)
+    for line in csp_violations(redoc_console):
+        assert re.search(r"Loading the image 'https://", line), line
