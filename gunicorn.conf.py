@@ -1,9 +1,16 @@
 """gunicorn settings: gevent workers, so a waiting client (long-poll, event stream) costs a
 greenlet and some memory, not a thread; psycopg 3 and redis-py yield cooperatively once gevent
 has patched the standard library, which its worker does before loading the app (so the app is
-never preloaded in the master: `preload_app` stays off)."""
+never preloaded in the master: `preload_app` stays off, and the master imports no driver).
+
+Workers: one per CPU the process may use (affinity and cgroup quota, `config.sizing`), and
+before any starts, `on_starting` checks that their database pools fit under PostgreSQL's
+`max_connections` (see README, Operating). SIGTERM is a graceful stop: the listener closes at
+once, requests in flight finish within `graceful_timeout`."""
 
 import os
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -14,20 +21,14 @@ os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="balib
 
 from prometheus_client import multiprocess
 
+from config import ConfigError, Env, load_config
+from config.sizing import SizingError, read_max_connections, usable_cpus, web_workers
+
 os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)  # a set but absent folder
-
-
-def usable_cpus() -> int:
-    """The CPUs this process may run on (its affinity, not the host's count)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
-
 
 # Loopback unless told otherwise (the Procfile and the Dockerfile serve on 0.0.0.0).
 bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
-workers = int(os.environ.get("WEB_CONCURRENCY", usable_cpus()))
+workers = Env(os.environ).int("WEB_CONCURRENCY", usable_cpus(), minimum=1)
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gevent")
 worker_connections = int(os.environ.get("GUNICORN_WORKER_CONNECTIONS", "1000"))
 threads = int(os.environ.get("GUNICORN_THREADS", "8"))  # only for GUNICORN_WORKER_CLASS=gthread
@@ -36,6 +37,32 @@ timeout = 60  # a worker whose event loop is blocked this long is restarted
 graceful_timeout = 35  # above the longest long-poll (30 s)
 keepalive = 5
 accesslog = "-" if os.environ.get("GUNICORN_ACCESS_LOG", "false").lower() == "true" else None
+
+
+def on_starting(server):  # noqa: ANN001, ANN201
+    """Before any worker starts: refuse settings the app would refuse, and size the workers so
+    that their pools fit under PostgreSQL's max_connections (or refuse, with the arithmetic)."""
+    try:
+        settings = load_config()
+        pool = settings.connections_per_process
+        max_connections = None
+        if pool is not None:  # PostgreSQL
+            try:
+                max_connections = read_max_connections(settings.SQLALCHEMY_DATABASE_URI)
+            except (OSError, ValueError, subprocess.SubprocessError) as exc:
+                server.log.warning("could not read max_connections, workers not checked: %s", exc)
+        requested = server.cfg.workers if "WEB_CONCURRENCY" in os.environ else None
+        sizing = web_workers(
+            cpus=server.cfg.workers,
+            requested=requested,
+            pool_per_worker=pool or 1,
+            max_connections=max_connections,
+            reserve=settings.DATABASE_RESERVED_CONNECTIONS,
+        )
+    except (ConfigError, SizingError) as exc:
+        sys.exit(f"gunicorn: {exc}")
+    server.num_workers = sizing.workers
+    (server.log.warning if sizing.capped else server.log.info)("web workers: %s", sizing.message)
 
 
 def post_worker_init(worker):  # noqa: ANN001, ANN201

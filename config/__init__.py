@@ -169,6 +169,8 @@ class BaseConfig:
         self.SQLALCHEMY_DATABASE_URI = sqlalchemy_url(self.DATABASE_URL)
         self.DATABASE_POOL_SIZE = env.int("DATABASE_POOL_SIZE", 10, minimum=1)
         self.DATABASE_IDLE_PING_SECONDS = env.float("DATABASE_IDLE_PING_SECONDS", 10.0)
+        # Connections gunicorn's sizing leaves to everything but the web workers (config.sizing).
+        self.DATABASE_RESERVED_CONNECTIONS = env.int("DATABASE_RESERVED_CONNECTIONS", 20, minimum=0)
         self.SQLALCHEMY_ENGINE_OPTIONS = self._engine_options()
 
         self.REDIS_URL = env.str("REDIS_URL", "")
@@ -347,6 +349,16 @@ class BaseConfig:
             "beat_scheduler": "workers.app:Scheduler",
             "beat_schedule_filename": self.BEAT_SCHEDULE_FILE,
         }
+
+    @property
+    def connections_per_process(self) -> int | None:
+        """The most connections one process's pool opens (pool_size + max_overflow); None on
+        SQLite, where no server counts them."""
+        pool_size = self.SQLALCHEMY_ENGINE_OPTIONS.get("pool_size")
+        overflow = self.SQLALCHEMY_ENGINE_OPTIONS.get("max_overflow")
+        if not isinstance(pool_size, int) or not isinstance(overflow, int):
+            return None
+        return pool_size + overflow
 
     @property
     def uses_sqlite(self) -> bool:
