@@ -3,6 +3,8 @@ messages, and RabbitMQ as an alternative broker."""
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 
 import pytest
@@ -125,6 +127,46 @@ def test_a_worker_killed_mid_job_leaves_it_for_the_next_worker(make_app, base_en
 
     assert job["status"] == "succeeded", job
     assert job["attempts"] == 2
+    assert sorted(message["To"] for message in smtp.handler.messages) == [
+        "ayu@example.com",
+        "hello@baliblissed.com",
+    ]
+
+
+def test_sigterm_to_a_worker_mid_job_lets_the_job_finish_on_that_worker(make_app, base_env):
+    """A deploy stops a worker with SIGTERM (docker stop, systemd, honcho): a warm shutdown,
+    which takes no new message and lets the job in hand finish (within its time limit)."""
+    with FakeSmtpServer(free_port()) as smtp:
+        env = {**base_env, **smtp_env(smtp.port)}
+        app = make_app(**env)
+        client = app.test_client()
+        smtp.handler.stall.set()
+        smtp.handler.accept_after_stall = True  # a slow send that succeeds once released
+        worker = WorkerProcess(env)
+        try:
+            response = client.post("/api/v1/inquiries", json=VALID)
+            assert smtp.handler.entered_data.wait(20), "the worker never reached SMTP"
+            assert client.get(response.headers["Location"]).get_json()["status"] == "running"
+
+            os.kill(worker.process.pid, signal.SIGTERM)  # the main process only, as docker stop
+            assert worker.process.stdout is not None
+            seen = []
+            for line in worker.process.stdout:
+                seen.append(line)
+                if "Warm shutdown" in line:
+                    break
+            assert any("Warm shutdown" in line for line in seen), "".join(seen)
+            # Shutting down, the worker still holds the job: it is not abandoned.
+            assert client.get(response.headers["Location"]).get_json()["status"] == "running"
+
+            smtp.handler.release.set()
+            assert worker.process.wait(60) == 0, "the worker did not stop after its job"
+            job = client.get(response.headers["Location"]).get_json()
+        finally:
+            worker.stop()
+
+    assert job["status"] == "succeeded", job
+    assert job["attempts"] == 1  # finished by the worker that was stopped, not re-run
     assert sorted(message["To"] for message in smtp.handler.messages) == [
         "ayu@example.com",
         "hello@baliblissed.com",

@@ -18,14 +18,18 @@ class RecordingHandler:
         self.stall = threading.Event()  # set: DATA blocks until `release` is set
         self.release = threading.Event()
         self.entered_data = threading.Event()
+        self.accept_after_stall = False  # a slow server, not a dropped connection
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         self.entered_data.set()
         if self.stall.is_set():
             # Blocking aiosmtpd's loop is the point: the sender hangs mid-DATA. Once released,
-            # the message is dropped, as if the connection had died before it was accepted.
+            # the message is dropped, as if the connection had died before it was accepted
+            # (unless `accept_after_stall`: then it was only slow).
             self.release.wait(30)
-            return "421 4.4.2 Connection dropped"
+            if not self.accept_after_stall:
+                return "421 4.4.2 Connection dropped"
+            self.stall.clear()
         if self.replies:
             return self.replies.pop(0)
         parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
