@@ -1,4 +1,4 @@
-"""`make run`: migrate, seed the catalogue, then run the Procfile's web, worker and beat.
+"""`make run`: migrate, seed the catalogue, then run the Procfile's web, workers and beat.
 
 The long-running processes are supervised by honcho (as `honcho start` would); when one of
 them stops, the others are stopped too and the last line printed says which one stopped and
@@ -22,7 +22,7 @@ from honcho.manager import SYSTEM_PRINTER_NAME, Manager
 from honcho.printer import Message, Printer
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-PROCESSES = ("web", "worker", "beat")
+PROCESSES = ("web", "worker", "worker-media", "beat")  # media has a worker of its own
 STOPPED = re.compile(r"^(\S+) stopped \(rc=(-?\d+)\)")
 EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|error|Exit|Interrupt)(:|$)")
 SETUP_STEPS = (
