@@ -7,6 +7,7 @@ The clone is of HEAD: uncommitted changes are not part of what a new user gets, 
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -22,6 +23,7 @@ from typing import Any
 
 import pytest
 import redis
+from PIL import Image
 
 from tests.conftest import PROJECT_ROOT, REDIS_HOST_URL, free_port, fresh_database
 from tests.test_inquiries import VALID
@@ -136,9 +138,47 @@ def submit_inquiry_and_see_its_emails(run: FirstRun) -> None:
     ]
 
 
+def upload_an_image_and_see_it_processed(run: FirstRun) -> None:
+    """Media jobs have a worker of their own (the Procfile's worker-media): make run starts it."""
+    account = {
+        "email": "wayan@example.com",
+        "username": "wayan",
+        "password": "Rice-Field-Sunrise-9",
+    }
+    status, _headers, _user = post_json(f"{run.base}/api/v1/auth/register", account)
+    assert status == 201
+    _status, _headers, tokens = post_json(
+        f"{run.base}/api/v1/auth/login", {"login": "wayan", "password": account["password"]}
+    )
+    image = io.BytesIO()
+    Image.new("RGB", (640, 480), (30, 120, 200)).save(image, "PNG")
+    boundary = "bb-first-run"
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n'
+            "Content-Type: image/png\r\n\r\n"
+        ).encode()
+        + image.getvalue()
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    auth = {"Authorization": f"Bearer {tokens['access_token']}"}
+    request = urllib.request.Request(
+        f"{run.base}/api/v1/media",
+        data=body,
+        headers={**auth, "Content-Type": f"multipart/form-data; boundary={boundary}"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 202
+        location = response.headers["Location"]
+    poll = urllib.request.Request(f"{run.base}{location}?wait=25", headers=auth)
+    job = json.load(urllib.request.urlopen(poll, timeout=35))
+    assert job["status"] == "succeeded", job
+
+
 def test_make_run_on_a_fresh_machine_serves_inquiries_and_itineraries(tmp_path):
     with make_run(tmp_path) as run:
         submit_inquiry_and_see_its_emails(run)
+        upload_an_image_and_see_it_processed(run)
         _status, _headers, trip_job = post_json(f"{run.base}/api/v1/itineraries", TRIP)
         done = get_json(f"{run.base}/api/v1/jobs/{trip_job['id']}?wait=25", timeout=35)
         assert done["status"] == "succeeded", done
@@ -170,7 +210,7 @@ def test_make_run_on_postgresql_and_redis_stays_up(tmp_path):
             time.sleep(20)  # the issue's check: all three processes are still there 20 s on
             assert run.process.poll() is None, run.output()[-3000:]
             commands = " | ".join(processes_in(run.clone))
-            for process in ("gunicorn", "celery_app worker", "celery_app beat"):
+            for process in ("gunicorn", "worker -X media", "worker -Q media", "celery_app beat"):
                 assert process in commands, commands
             health = get_json(f"{run.base}/health")
             assert {name: check["status"] for name, check in health["checks"].items()} == {
