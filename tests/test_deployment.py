@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import runpy
 import shlex
 import signal
 import subprocess
@@ -384,3 +385,19 @@ def test_the_crontab_runs_every_periodic_task_on_beats_schedule(tmp_path):
         schedule.setdefault((found[1], found[2]), []).append(cron_interval(minute, hour))
     expected = {entry.command: [entry.every(config)] for entry in PERIODIC}
     assert schedule == expected
+
+
+# --- Flower ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("setting", "enabled"), [(None, False), ("true", True), ("false", False)])
+def test_flower_turns_task_events_on_only_when_celery_task_events_is_set(
+    monkeypatch, setting, enabled
+):
+    """Flower reads flowerconfig.py as its options; its own default would enable events."""
+    if setting is None:
+        monkeypatch.delenv("CELERY_TASK_EVENTS", raising=False)
+    else:
+        monkeypatch.setenv("CELERY_TASK_EVENTS", setting)
+    options = runpy.run_path(str(PROJECT_ROOT / "flowerconfig.py"))
+    assert options["enable_events"] is enabled
