@@ -125,6 +125,12 @@ def command_words(service: dict[str, Any]) -> list[str]:
     return shlex.split(command) if isinstance(command, str) else list(command)
 
 
+def compose_default(value: str) -> str:
+    """What `${NAME:-default}` becomes when NAME is not set (other values as they are)."""
+    found = re.fullmatch(r"\$\{[A-Z_]+:-([^}]*)\}", value)
+    return found[1] if found else value
+
+
 def app_services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {name: s for name, s in compose["services"].items() if s.get("build")}
 
@@ -234,7 +240,7 @@ def test_postgres_max_connections_matches_the_pool_arithmetic(compose):
     )
     web = services["web"]
     reserve = int(web["environment"]["DATABASE_RESERVED_CONNECTIONS"])
-    cpus = int(float(web["cpus"]))
+    cpus = int(float(compose_default(str(web["cpus"]))))
     sizing = web_workers(
         cpus=cpus,
         requested=None,

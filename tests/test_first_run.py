@@ -7,6 +7,7 @@ The clone is of HEAD: uncommitted changes are not part of what a new user gets, 
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -33,10 +34,14 @@ SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin"
 FIRST_START_SECONDS = 300  # uv and every locked package are downloaded into the empty HOME
 REDIS_DB_FIRST_RUN = 12
 
-pytestmark = pytest.mark.skipif(
-    not (shutil.which("make", path=SYSTEM_PATH) and shutil.which("python3", path=SYSTEM_PATH)),
-    reason="needs make and python3 on the system PATH",
-)
+pytestmark = [
+    pytest.mark.skipif(
+        not (shutil.which("make", path=SYSTEM_PATH) and shutil.which("python3", path=SYSTEM_PATH)),
+        reason="needs make and python3 on the system PATH",
+    ),
+    # The suite's 120 s per test is less than a first start may take on a loaded machine.
+    pytest.mark.timeout(FIRST_START_SECONDS + 180),
+]
 
 
 def wait_until(predicate: Any, timeout: float, what: str) -> None:
@@ -60,19 +65,26 @@ def post_json(url: str, body: dict[str, Any]) -> tuple[int, dict[str, str], Any]
         return response.status, dict(response.headers), json.load(response)
 
 
-def processes_in(folder: Path) -> list[str]:
-    """Command lines of the live processes working in `folder` (their cwd)."""
-    found = []
+def live_processes_in(folder: Path) -> dict[int, str]:
+    """Process id → command line of the live processes working in `folder` (their cwd)."""
+    found = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
             if Path(os.readlink(entry / "cwd")) != folder:
                 continue
-            found.append((entry / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip())
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
         except OSError:  # it ended meanwhile, or is not ours to read
             continue
-    return [command for command in found if command]
+        if command:
+            found[int(entry.name)] = command
+    return found
+
+
+def processes_in(folder: Path) -> list[str]:
+    """Command lines of the live processes working in `folder` (their cwd)."""
+    return list(live_processes_in(folder).values())
 
 
 class FirstRun:
@@ -122,8 +134,9 @@ def make_run(tmp_path: Path, **settings: str) -> Iterator[FirstRun]:
     finally:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
-        for command in processes_in(clone):  # never leave a system running after a failure
-            subprocess.run(["pkill", "-9", "-f", command], check=False)
+        for pid in live_processes_in(clone):  # never leave a system running after a failure
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
 
 
 def submit_inquiry_and_see_its_emails(run: FirstRun) -> None:
