@@ -48,10 +48,11 @@ def on_starting(server):  # noqa: ANN001, ANN201
         max_connections = None
         if pool is not None:  # PostgreSQL
             try:
-                max_connections = read_max_connections(settings.SQLALCHEMY_DATABASE_URI)
+                max_connections = read_max_connections()
             except (OSError, ValueError, subprocess.SubprocessError) as exc:
                 server.log.warning("could not read max_connections, workers not checked: %s", exc)
-        requested = server.cfg.workers if "WEB_CONCURRENCY" in os.environ else None
+        explicit = os.environ.get("WEB_CONCURRENCY", "").strip() != ""
+        requested = server.cfg.workers if explicit else None
         sizing = web_workers(
             cpus=server.cfg.workers,
             requested=requested,

@@ -148,10 +148,12 @@ def web_workers(
     )
 
 
-def read_max_connections(database_url: str, timeout: float = 10) -> int:
-    """PostgreSQL's `max_connections`, asked in a child interpreter (see the module's note)."""
+def read_max_connections(timeout: float = 10) -> int:
+    """PostgreSQL's `max_connections` for the configured DATABASE_URL, asked in a child
+    interpreter (see the module's note). The child reads the URL from the environment it
+    inherits, so no password appears on a command line."""
     done = subprocess.run(
-        [sys.executable, "-m", "config.sizing", "max-connections", database_url],
+        [sys.executable, "-m", "config.sizing", "max-connections"],
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -164,17 +166,21 @@ def read_max_connections(database_url: str, timeout: float = 10) -> int:
     return int(done.stdout.strip())
 
 
-def _print_max_connections(database_url: str) -> None:
+def _print_max_connections() -> None:
     import psycopg
 
-    url = database_url.replace("postgresql+psycopg://", "postgresql://", 1)
+    from config import load_config
+
+    url = load_config().SQLALCHEMY_DATABASE_URI.replace("postgresql+psycopg://", "postgresql://", 1)
     with psycopg.connect(url, connect_timeout=5) as conn:
         row = conn.execute("SHOW max_connections").fetchone()
     print(row[0] if row else "")
 
 
 if __name__ == "__main__":
-    if sys.argv[1:2] == ["max-connections"] and len(sys.argv) == 3:
-        _print_max_connections(sys.argv[2])
+    if sys.argv[1:] == ["max-connections"]:
+        _print_max_connections()
     else:
-        sys.exit("usage: python -m config.sizing max-connections DATABASE_URL")
+        sys.exit(
+            "usage: python -m config.sizing max-connections  (DATABASE_URL from the environment)"
+        )

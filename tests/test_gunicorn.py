@@ -245,3 +245,21 @@ def test_sigterm_lets_a_request_in_flight_finish_and_refuses_new_connections(bas
         "web workers: 1 workers x 20 connections = 20 <= max_connections 100 - reserve 20" in line
         for line in output
     ), output
+
+
+def test_when_postgresql_cannot_be_asked_gunicorn_starts_on_the_cpu_count(base_env):
+    """A database still starting must not stop the web tier: a warning, then the CPU count
+    (/health/ready reports the database until it answers)."""
+    port = free_port()
+    closed = free_port()  # nothing listens there
+    env = {
+        **base_env,
+        "WEB_CONCURRENCY": "1",
+        "DATABASE_URL": f"postgresql://postgres@127.0.0.1:{closed}/nothing",
+    }
+    with gunicorn(env, port) as process:
+        wait_until_live(process, port)
+        os.kill(process.pid, signal.SIGTERM)
+        output, _ = process.communicate(timeout=60)
+    assert "could not read max_connections, workers not checked" in output, output
+    assert "web workers: 1 workers (no database limit known)" in output, output
