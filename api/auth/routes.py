@@ -9,10 +9,12 @@ from flask_jwt_extended import get_jwt, jwt_required
 from flask_smorest import Blueprint
 from werkzeug.wrappers import Response
 
-from api.auth import oauth
+from api.auth import oauth, privacy
 from api.auth import service as accounts
 from api.auth.schemas import (
     AcceptedSchema,
+    AccountDeletionSchema,
+    AccountExportSchema,
     EmailSchema,
     LoginSchema,
     LogoutSchema,
@@ -90,6 +92,29 @@ def update_me(changes: dict[str, Any]) -> User:
     """Edit the profile. A new `email` needs `current_password` and stays `pending_email`
     until the link sent to it is followed; the current address is told."""
     return accounts.update_profile(require_user().account, changes)
+
+
+@blp.route("/me", methods=["DELETE"])
+@blp.arguments(AccountDeletionSchema(), required=False)
+@blp.response(204)
+@blp.alt_response(401, description="Not signed in.")
+@blp.alt_response(403, description="Wrong password, or (no password) no recent sign-in.")
+@blp.alt_response(422, description="The password is missing.")
+@blp.alt_response(423, description="Locked after too many wrong passwords.")
+def delete_me(data: dict[str, Any] | None) -> None:
+    """Delete your account: posts, reviews, itineraries, uploads and their files go with it.
+    Needs `password`; an account without one (OAuth only) needs a recent sign-in instead."""
+    caller = require_user()
+    privacy.delete_account(caller.account, (data or {}).get("password"), get_jwt())
+
+
+@blp.route("/me/export")
+@blp.response(200, AccountExportSchema)
+@blp.alt_response(401, description="Not signed in.")
+def export_me() -> dict[str, Any]:
+    """Your data as JSON: account, sign-in methods, posts, reviews, itineraries, uploads and
+    the inquiries you sent (at most 1,000 of each; `truncated` names any cut short)."""
+    return privacy.export(require_user().account)
 
 
 @blp.route("/password/change", methods=["POST"])

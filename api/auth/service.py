@@ -32,7 +32,8 @@ class AccountLocked(ApiError):
     code = "account_locked"
 
 
-def _level() -> str:
+def password_level() -> str:
+    """The Argon2id cost level new hashes are made at."""
     return current_app.config["PASSWORD_SECURITY_LEVEL"]
 
 
@@ -83,7 +84,7 @@ def register(data: dict[str, Any], client_timezone: str | None) -> User:
         email=email,
         username=data["username"],
         full_name=data.get("full_name"),
-        password_hash=passwords.hash_password(data["password"], _level()),
+        password_hash=passwords.hash_password(data["password"], password_level()),
         timezone=valid_timezone(client_timezone),
     )
     db.session.add(user)
@@ -107,7 +108,7 @@ def create_admin(*, email: str, username: str, password: str, full_name: str | N
         email=email,
         username=username,
         full_name=full_name,
-        password_hash=passwords.hash_password(password, _level()),
+        password_hash=passwords.hash_password(password, password_level()),
         role=Role.ADMIN,
         is_verified=True,
     )
@@ -121,7 +122,7 @@ def _failure_key(login: str, user: User | None) -> str:
     return str(user.id) if user else login.strip().lower()
 
 
-def _raise_if_locked(subject: str) -> None:
+def raise_if_locked(subject: str) -> None:
     locked_until = security_store.current.get_many(LOCK_KEY.format(subject))[0]
     if locked_until:
         retry_after = max(1, int(float(locked_until) - time.time()))
@@ -136,7 +137,7 @@ def _count(key: str, window: int) -> int:
     return security_store.current.count(key, window)
 
 
-def _record_failure(subject: str) -> None:
+def record_failure(subject: str) -> None:
     config = current_app.config
     window = config["LOGIN_LOCKOUT_MINUTES"] * 60
     key = FAILURES_KEY.format(subject)
@@ -145,23 +146,27 @@ def _record_failure(subject: str) -> None:
         security_store.current.delete(key)
 
 
+def clear_failures(subject: str) -> None:
+    security_store.current.delete(FAILURES_KEY.format(subject))
+
+
 def login(login_name: str, password: str) -> dict[str, Any]:
     """A token pair; the same 401 (and about the same time) whether or not the user exists."""
     user = find_by_login(login_name)
     subject = _failure_key(login_name, user)
-    _raise_if_locked(subject)
+    raise_if_locked(subject)
     stored_hash = user.password_hash if user and user.password_hash else None
     valid = passwords.verify_password(
-        stored_hash or passwords.dummy_hash(_level()), password, _level()
+        stored_hash or passwords.dummy_hash(password_level()), password, password_level()
     )
     if user is None or stored_hash is None or not valid:
-        _record_failure(subject)
+        record_failure(subject)
         raise Unauthorized("Wrong email/username or password.", code="invalid_credentials")
     if not user.is_active:
         raise Forbidden("This account is disabled.", code="account_disabled")
-    security_store.current.delete(FAILURES_KEY.format(subject))
-    if passwords.needs_rehash(stored_hash, _level()):
-        user.password_hash = passwords.hash_password(password, _level())
+    clear_failures(subject)
+    if passwords.needs_rehash(stored_hash, password_level()):
+        user.password_hash = passwords.hash_password(password, password_level())
     user.last_login_at = utcnow()
     return tokens.issue_pair(user)
 
@@ -174,7 +179,7 @@ def sign_in(user: User) -> dict[str, Any]:
 
 def refresh(claims: dict[str, Any], user: User) -> dict[str, Any]:
     tokens.spend_refresh_token(claims)
-    return tokens.issue_pair(user, family=claims["fam"])
+    return tokens.issue_pair(user, family=claims["fam"], auth_time=claims.get("auth_time", 0))
 
 
 def logout(access_claims: dict[str, Any], refresh_token: str | None, user: User) -> None:
@@ -268,7 +273,7 @@ def reset_password(token: str, new_password: str) -> None:
 
 def change_password(user: User, current_password: str, new_password: str) -> None:
     if not user.password_hash or not passwords.verify_password(
-        user.password_hash, current_password, _level()
+        user.password_hash, current_password, password_level()
     ):
         raise ValidationFailed(
             "The current password is wrong.",
@@ -280,7 +285,7 @@ def change_password(user: User, current_password: str, new_password: str) -> Non
 
 def _set_password(user: User, new_password: str) -> None:
     """Store the new password, end every session, and tell the owner by email."""
-    user.password_hash = passwords.hash_password(new_password, _level())
+    user.password_hash = passwords.hash_password(new_password, password_level())
     user.end_sessions()
     emails.send_password_changed(user)
 
@@ -324,6 +329,6 @@ def _require_current_password(user: User, password: str | None) -> None:
     if not password:
         message = "Your current password is needed to change the email."
         raise ValidationFailed(message, errors={"current_password": [message]})
-    if not passwords.verify_password(user.password_hash, password, _level()):
+    if not passwords.verify_password(user.password_hash, password, password_level()):
         message = "The current password is wrong."
         raise ValidationFailed(message, errors={"current_password": [message]})
