@@ -208,3 +208,131 @@ def test_no_response_leaks_a_password_hash_or_someone_elses_secret(app, client):
         assert "password_hash" not in text
         assert "webhook_secret" not in text
     assert json.loads(responses[-3].get_data())["secret"] != victim_secret["secret"]
+
+
+NEW_MEMBER = {"email": "Ketut@Example.com", "username": "ketut", "full_name": "Ketut Sari"}
+
+
+def test_admin_creates_a_user_who_verifies_and_signs_in(app, client, worker, tmp_path):
+    from tests.test_auth import link_token, wait_for_emails
+
+    admin = token_for(app, role="admin")
+
+    created = client.post(
+        "/api/v1/users", headers=admin, json={**NEW_MEMBER, "password": "Kelingking-Beach-42"}
+    )
+
+    assert created.status_code == 201, created.get_json()
+    user = created.get_json()
+    assert user["email"] == "ketut@example.com"
+    assert user["role"] == "user"
+    assert user["is_verified"] is False
+    assert "password" not in json.dumps(user)
+    [email] = wait_for_emails(tmp_path / "outbox", "ketut@example.com", 1)
+    assert (
+        client.post("/api/v1/auth/verify-email", json={"token": link_token(email)}).status_code
+        == 204
+    )
+    login = client.post(
+        "/api/v1/auth/login", json={"login": "ketut", "password": "Kelingking-Beach-42"}
+    )
+    assert login.status_code == 200
+    moderator = client.post(
+        "/api/v1/users",
+        headers=admin,
+        json={
+            "email": "mod@example.com",
+            "username": "mod",
+            "role": "moderator",
+            "is_verified": True,
+        },
+    ).get_json()
+    assert (moderator["role"], moderator["is_verified"]) == ("moderator", True)
+
+
+def test_admin_creation_refuses_duplicates_bad_fields_and_non_admins(app, client):
+    admin = token_for(app, role="admin")
+    assert client.post("/api/v1/users", headers=admin, json=NEW_MEMBER).status_code == 201
+
+    same_email = client.post(
+        "/api/v1/users", headers=admin, json={**NEW_MEMBER, "username": "other"}
+    )
+    same_name = client.post(
+        "/api/v1/users",
+        headers=admin,
+        json={**NEW_MEMBER, "email": "x@example.com", "username": "KETUT"},
+    )
+    assert same_email.status_code == same_name.status_code == 409
+    assert same_email.get_json()["code"] == "email_taken"
+    assert same_name.get_json()["code"] == "username_taken"
+    for bad in (
+        {"email": "not-an-email"},
+        {"username": "a"},
+        {"role": "emperor"},
+        {"password": "password"},
+        {"full_name": "x" * 101},
+    ):
+        fields = {**NEW_MEMBER, "email": "new@example.com", "username": "newone", **bad}
+        answer = client.post("/api/v1/users", headers=admin, json=fields)
+        assert answer.status_code == 422, bad
+    assert client.post("/api/v1/users", json=NEW_MEMBER).status_code == 401
+    for role in ("user", "moderator"):
+        refused = client.post("/api/v1/users", headers=token_for(app, role=role), json=NEW_MEMBER)
+        assert refused.status_code == 403
+    assert sql(app, "SELECT count(*) FROM users WHERE email = 'new@example.com'") == [(0,)]
+
+
+def test_admin_corrects_email_username_and_name(app, client, worker, tmp_path):
+    from tests.test_auth import wait_for_emails
+
+    admin = token_for(app, role="admin")
+    target = create_user(app, username="wayan", email="wayan@exmaple.com")
+    create_user(app, username="taken", email="taken@example.com")
+    target_headers = token_for(app, target)
+
+    corrected = client.patch(
+        f"/api/v1/users/{target}",
+        headers=admin,
+        json={"email": "Wayan@Example.com", "username": "wayan_b", "full_name": "Wayan Bagus"},
+    )
+
+    assert corrected.status_code == 200, corrected.get_json()
+    user = corrected.get_json()
+    assert (user["email"], user["username"], user["full_name"]) == (
+        "wayan@example.com",
+        "wayan_b",
+        "Wayan Bagus",
+    )
+    assert user["is_verified"] is False  # nobody has proved the new address yet
+    assert wait_for_emails(tmp_path / "outbox", "wayan@example.com", 1)
+    assert client.get("/api/v1/auth/me", headers=target_headers).status_code == 200  # session kept
+    login = client.post(
+        "/api/v1/auth/login", json={"login": "wayan@example.com", "password": PASSWORD}
+    )
+    assert login.status_code == 200
+    vouched = client.patch(
+        f"/api/v1/users/{target}",
+        headers=admin,
+        json={"email": "wayan.b@example.com", "is_verified": True},
+    )
+    assert vouched.get_json()["is_verified"] is True
+    for clash, code in (
+        ({"email": "TAKEN@example.com"}, "email_taken"),
+        ({"username": "Taken"}, "username_taken"),
+    ):
+        refused = client.patch(f"/api/v1/users/{target}", headers=admin, json=clash)
+        assert refused.status_code == 409
+        assert refused.get_json()["code"] == code
+    assert (
+        client.patch(f"/api/v1/users/{target}", headers=admin, json={"email": "nope"}).status_code
+        == 422
+    )
+    assert (
+        client.patch(
+            f"/api/v1/users/{target}", headers=token_for(app), json={"username": "hijack"}
+        ).status_code
+        == 403
+    )
+    assert sql(app, "SELECT username, email FROM users WHERE id = :id", id=target) == [
+        ("wayan_b", "wayan.b@example.com")
+    ]

@@ -117,6 +117,66 @@ def create_admin(*, email: str, username: str, password: str, full_name: str | N
     return user
 
 
+def create_by_admin(data: dict[str, Any]) -> User:
+    """A user made by an administrator (POST /api/v1/users). Without `password` the account
+    has none until its owner sets one through the reset flow; unless `is_verified` is given,
+    the address is unverified and gets the verification email."""
+    email = normalise_email(data["email"])
+    password = data.get("password")
+    if password is not None:
+        check_password_policy(password, email=email, username=data["username"])
+    _ensure_available(email, data["username"], exclude=None)
+    user = User(
+        id=uuid.uuid4(),
+        email=email,
+        username=data["username"],
+        full_name=data.get("full_name"),
+        password_hash=passwords.hash_password(password, password_level()) if password else None,
+        role=data.get("role", Role.USER),
+        is_verified=data.get("is_verified", False),
+    )
+    db.session.add(user)
+    _flush_account()
+    if not user.is_verified:
+        emails.send_verification(user)
+    return user
+
+
+def correct_by_admin(user: User, changes: dict[str, Any]) -> None:
+    """An administrator corrects the email, username or full name. A new email is not
+    vouched for by anyone (the admin may have mistyped it too): it becomes the sign-in at
+    once, unverified (unless the same request sets `is_verified`), gets a verification link,
+    and any pending change is dropped."""
+    new_email = changes.get("email")
+    if new_email is not None:
+        new_email = normalise_email(new_email)
+        if new_email == user.email:
+            new_email = None
+    username = changes.get("username")
+    if username is not None and username == user.username:
+        username = None
+    _ensure_available(new_email, username, exclude=user.id)
+    if username is not None:
+        user.username = username
+    if "full_name" in changes:
+        user.full_name = changes["full_name"]
+    if new_email is not None:
+        user.email = new_email
+        user.pending_email = None
+        user.is_verified = bool(changes.get("is_verified", False))
+    _flush_account()
+    if new_email is not None and not user.is_verified:
+        emails.send_verification(user)
+
+
+def _flush_account() -> None:
+    try:
+        db.session.flush()
+    except IntegrityError as exc:  # a concurrent registration or edit won the race
+        db.session.rollback()
+        raise Conflict("An account with this email or username already exists.") from exc
+
+
 def _failure_key(login: str, user: User | None) -> str:
     """Count failures per account when it exists (email and username share a counter)."""
     return str(user.id) if user else login.strip().lower()

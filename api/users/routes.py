@@ -7,11 +7,13 @@ from typing import Any
 
 from flask_smorest import Blueprint
 
+from api.auth import service as accounts
 from api.pagination import PageArgsSchema, page_schema, paginate
 from api.security import require_role
 from api.users import service
 from api.users.models import Role, User
 from api.users.schemas import (
+    AdminUserCreateSchema,
     AdminUserSchema,
     AdminUserUpdateSchema,
     PublicUserSchema,
@@ -49,6 +51,18 @@ def list_users(args: dict[str, Any]) -> dict[str, Any]:
     return paginate(service.search(args), page, per_page)
 
 
+@blp.route("/users", methods=["POST"])
+@blp.arguments(AdminUserCreateSchema())
+@blp.response(201, AdminUserSchema)
+@blp.alt_response(403, description="Administrators only.")
+@blp.alt_response(409, description="Email or username already used.")
+@blp.alt_response(422, description="Invalid fields or a weak password.")
+def create_user(data: dict[str, Any]) -> User:
+    """Create an account (unverified, with a verification email, unless `is_verified`)."""
+    require_role(Role.ADMIN)
+    return accounts.create_by_admin(data)
+
+
 @blp.route("/users/<uuid:user_id>")
 @blp.response(200, AdminUserSchema)
 @blp.alt_response(403, description="Administrators only.")
@@ -63,9 +77,11 @@ def get_user(user_id: uuid.UUID) -> User:
 @blp.arguments(AdminUserUpdateSchema())
 @blp.response(200, AdminUserSchema)
 @blp.alt_response(403, description="Administrators only.")
-@blp.alt_response(409, description="Administrators cannot demote or deactivate themselves.")
+@blp.alt_response(
+    409, description="Email or username taken, or an administrator demoting themselves."
+)
 def update_user(changes: dict[str, Any], user_id: uuid.UUID) -> User:
-    """Change a user's role, active flag or verified flag."""
+    """Change a user's role, flags, or correct their email, username and full name."""
     return service.administer(require_role(Role.ADMIN), user_id, changes)
 
 

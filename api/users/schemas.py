@@ -91,6 +91,28 @@ class AdminUserUpdateSchema(Schema):
     role = fields.String(validate=validate.OneOf(ROLES))
     is_active = fields.Boolean()
     is_verified = fields.Boolean()
+    email = fields.Email(
+        validate=validate.Length(max=254),
+        metadata={
+            "description": "Becomes the sign-in at once, unverified (unless `is_verified` is "
+            "sent too), and gets a verification link."
+        },
+    )
+    username = Text(validate=USERNAME)
+    full_name = Text(allow_none=True, validate=validate.Length(min=1, max=100))
+
+
+class AdminUserCreateSchema(Schema):
+    email = fields.Email(required=True, validate=validate.Length(max=254))
+    username = Text(required=True, validate=USERNAME)
+    password = fields.String(
+        load_only=True,
+        validate=validate.Length(max=1024),
+        metadata={"description": "Optional: without it the owner sets one by the reset flow."},
+    )
+    full_name = Text(validate=validate.Length(min=1, max=100))
+    role = fields.String(load_default=Role.USER.value, validate=validate.OneOf(ROLES))
+    is_verified = fields.Boolean(load_default=False)
 
 
 class UserListArgsSchema(PageArgsSchema):

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import Select, func, or_, select
 
+from api.auth import service as accounts
 from api.errors import Conflict, NotFound
 from api.extensions import db
 from api.media import service as media
@@ -61,12 +62,20 @@ def _refuse_self(admin: Caller, user: User, action: str) -> None:
         raise Conflict(f"You cannot {action} your own account.", code="cannot_modify_self")
 
 
+PROFILE_FIELDS = ("email", "username", "full_name")
+
+
 def administer(admin: Caller, user_id: uuid.UUID, changes: dict[str, Any]) -> User:
+    """Role, flags, and corrections of the email, username and full name (see
+    `api.auth.service.correct_by_admin` for what an email change means)."""
     user = get(user_id)
     if changes.get("role", user.role) != user.role or changes.get("is_active") is False:
         _refuse_self(admin, user, "demote or deactivate")
-    for field, value in changes.items():
-        setattr(user, field, value)
+    for field in ("role", "is_active", "is_verified"):
+        if field in changes:
+            setattr(user, field, changes[field])
+    if any(field in changes for field in PROFILE_FIELDS):
+        accounts.correct_by_admin(user, changes)
     if changes.get("is_active") is False:
         user.end_sessions()
     return user
