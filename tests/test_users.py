@@ -33,18 +33,91 @@ def test_public_profile_shows_public_fields_only(app, client):
     assert client.get("/api/v1/users/by-username/nobody").status_code == 404
 
 
-def test_testimonials_list_active_users_with_one(app, client):
+def test_testimonials_are_public_only_once_a_moderator_approves_them(app, client):
+    moderator = token_for(app, role="moderator")
+    authors = {}
     for name, text in (("ayu", "Unforgettable Nusa Penida day!"), ("budi", None)):
-        headers = token_for(app, create_user(app, username=name))
+        authors[name] = create_user(app, username=name)
         if text:
-            client.patch("/api/v1/auth/me", headers=headers, json={"testimonial": text})
+            client.patch(
+                "/api/v1/auth/me", headers=token_for(app, authors[name]), json={"testimonial": text}
+            )
+    ayu = token_for(app, authors["ayu"])
 
+    assert client.get("/api/v1/testimonials").get_json()["meta"]["total"] == 0
+    mine = client.get("/api/v1/auth/me", headers=ayu).get_json()
+    assert (mine["testimonial"], mine["testimonial_status"]) == (
+        "Unforgettable Nusa Penida day!",
+        "pending",
+    )
+    assert client.get("/api/v1/users/by-username/ayu").get_json()["testimonial"] is None
+    pending = client.get("/api/v1/testimonials?status=pending", headers=moderator).get_json()
+    assert [item["id"] for item in pending["items"]] == [str(authors["ayu"])]
+
+    approved = client.patch(
+        f"/api/v1/testimonials/{authors['ayu']}", headers=moderator, json={"status": "approved"}
+    )
+
+    assert approved.status_code == 200
+    assert approved.get_json()["status"] == "approved"
     page = client.get("/api/v1/testimonials").get_json()
-
     assert page["meta"]["total"] == 1
     [item] = page["items"]
     assert item["testimonial"] == "Unforgettable Nusa Penida day!"
     assert item["author"] == {"username": "ayu", "full_name": None, "avatar_url": None}
+    profile = client.get("/api/v1/users/by-username/ayu").get_json()
+    assert profile["testimonial"] == "Unforgettable Nusa Penida day!"
+    # an edit waits again; the approved text is not shown in its place
+    client.patch("/api/v1/auth/me", headers=ayu, json={"testimonial": "Now with a rude word."})
+    assert client.get("/api/v1/testimonials").get_json()["meta"]["total"] == 0
+    rejected = client.patch(
+        f"/api/v1/testimonials/{authors['ayu']}", headers=moderator, json={"status": "rejected"}
+    )
+    assert rejected.get_json()["status"] == "rejected"
+    assert client.get("/api/v1/auth/me", headers=ayu).get_json()["testimonial_status"] == "rejected"
+    assert client.get("/api/v1/testimonials").get_json()["meta"]["total"] == 0
+    client.patch("/api/v1/auth/me", headers=ayu, json={"testimonial": None})
+    assert client.get("/api/v1/auth/me", headers=ayu).get_json()["testimonial_status"] is None
+
+
+def test_testimonial_moderation_is_for_staff_and_checks_its_input(app, client):
+    author = create_user(app, username="ayu")
+    client.patch(
+        "/api/v1/auth/me", headers=token_for(app, author), json={"testimonial": "Lovely trip."}
+    )
+    admin = token_for(app, role="admin")
+    url = f"/api/v1/testimonials/{author}"
+
+    assert client.patch(url, json={"status": "approved"}).status_code == 401
+    assert client.patch(url, headers=token_for(app), json={"status": "approved"}).status_code == 403
+    assert (
+        client.patch(url, headers=token_for(app, author), json={"status": "approved"}).status_code
+        == 403
+    )
+    assert client.get("/api/v1/testimonials?status=pending").status_code == 403
+    assert (
+        client.get("/api/v1/testimonials?status=pending", headers=token_for(app)).status_code == 403
+    )
+    assert client.get("/api/v1/testimonials?status=bogus", headers=admin).status_code == 422
+    for body in ({"status": "pending"}, {"status": "published"}, {}):
+        assert client.patch(url, headers=admin, json=body).status_code == 422, body
+    no_text = create_user(app, username="quiet")
+    assert (
+        client.patch(
+            f"/api/v1/testimonials/{no_text}", headers=admin, json={"status": "approved"}
+        ).status_code
+        == 404
+    )
+    assert (
+        client.patch(
+            f"/api/v1/testimonials/{uuid.uuid4()}", headers=admin, json={"status": "approved"}
+        ).status_code
+        == 404
+    )
+    assert sql(app, "SELECT testimonial_status FROM users WHERE id = :id", id=author) == [
+        ("pending",)
+    ]
+    assert client.patch(url, headers=admin, json={"status": "approved"}).status_code == 200
 
 
 def test_user_administration_is_for_admins_only(app, client):

@@ -369,6 +369,8 @@ def update_profile(user: User, changes: dict[str, Any]) -> User:
     _ensure_available(new_email, changes.get("username"), exclude=user.id)
     if changes.get("avatar_media_id"):
         media.require_usable(changes["avatar_media_id"], user.id, "avatar_media_id", "image")
+    if "testimonial" in changes:
+        user.set_testimonial(changes.pop("testimonial"))
     for field, value in changes.items():
         setattr(user, field, value)
     if new_email is not None:

@@ -8,8 +8,8 @@ from typing import Any
 from flask_smorest import Blueprint
 
 from api.auth import service as accounts
-from api.pagination import PageArgsSchema, page_schema, paginate
-from api.security import require_role
+from api.pagination import page_schema, paginate
+from api.security import current_caller, require_role
 from api.users import service
 from api.users.models import Role, User
 from api.users.schemas import (
@@ -17,6 +17,8 @@ from api.users.schemas import (
     AdminUserSchema,
     AdminUserUpdateSchema,
     PublicUserSchema,
+    TestimonialListArgsSchema,
+    TestimonialModerationSchema,
     TestimonialSchema,
     UserListArgsSchema,
 )
@@ -33,11 +35,26 @@ def public_profile(username: str) -> User:
 
 
 @blp.route("/testimonials")
-@blp.arguments(PageArgsSchema(), location="query", as_kwargs=True)
+@blp.arguments(TestimonialListArgsSchema(), location="query")
 @blp.response(200, page_schema(TestimonialSchema))
-def testimonials(page: int, per_page: int) -> dict[str, Any]:
-    """Travellers' testimonials, newest first."""
-    return paginate(service.testimonials(), page, per_page)
+@blp.alt_response(403, description="`status` other than approved: moderators only.")
+def testimonials(args: dict[str, Any]) -> dict[str, Any]:
+    """Approved testimonials, newest first (moderators: `status=pending|rejected`). Your own
+    pending one is in `GET /api/v1/auth/me` (`testimonial_status`)."""
+    query = service.testimonials(current_caller(), args.get("status"))
+    return paginate(query, args["page"], args["per_page"])
+
+
+@blp.route("/testimonials/<uuid:user_id>", methods=["PATCH"])
+@blp.arguments(TestimonialModerationSchema())
+@blp.response(200, TestimonialSchema)
+@blp.alt_response(403, description="Moderators and administrators only.")
+@blp.alt_response(404, description="No such user, or no testimonial.")
+@blp.alt_response(409, description="The testimonial was edited meanwhile.")
+def moderate_testimonial(data: dict[str, Any], user_id: uuid.UUID) -> User:
+    """Approve (publish) or reject a user's testimonial."""
+    require_role(Role.MODERATOR, Role.ADMIN)
+    return service.moderate_testimonial(user_id, data["status"])
 
 
 @blp.route("/users")
