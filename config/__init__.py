@@ -128,6 +128,7 @@ class BaseConfig:
             "PASSWORD_RESET_EMAILS_PER_HOUR", 3, minimum=1
         )
         self.OAUTH_STATE_TTL_SECONDS = env.int("OAUTH_STATE_TTL_SECONDS", 600, minimum=60)
+        self.OAUTH_CODE_TTL_SECONDS = env.int("OAUTH_CODE_TTL_SECONDS", 60, minimum=10)
         self.GOOGLE_CLIENT_ID = env.str("GOOGLE_CLIENT_ID", "")
         self.GOOGLE_CLIENT_SECRET = env.str("GOOGLE_CLIENT_SECRET", "")
         self.GOOGLE_AUTH_URL = env.str(

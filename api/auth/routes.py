@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import redirect, request, url_for
+from flask import jsonify, redirect, request, url_for
 from flask_jwt_extended import get_jwt, jwt_required
 from flask_smorest import Blueprint
 from werkzeug.wrappers import Response
@@ -18,6 +18,7 @@ from api.auth.schemas import (
     EmailSchema,
     LoginSchema,
     LogoutSchema,
+    OAuthExchangeSchema,
     PasswordChangeSchema,
     PasswordResetSchema,
     RegisterSchema,
@@ -177,8 +178,26 @@ def oauth_login(provider: str) -> Response:
 
 @blp.route("/oauth/<any(google, wechat):provider>/callback")
 @limit_from_setting("RATELIMIT_LOGIN")
+@blp.response(302, description="To `{FRONTEND_URL}/oauth/done?code=...` (or `?error=...`).")
+@blp.alt_response(200, schema=TokenPairSchema, description="With `Accept: application/json`.")
+@blp.alt_response(400, description="JSON only: state missing or wrong, or the provider refused.")
+def oauth_callback(provider: str) -> Response:
+    """Where the provider sends the user back. A browser is redirected to the frontend with a
+    one-time code for `POST /oauth/exchange` (never tokens in the URL); a client that prefers
+    JSON (`Accept: application/json`) gets the token pair here."""
+    args, callback = request.args.to_dict(), _callback_url(provider)
+    if request.accept_mimetypes.best_match(["text/html", "application/json"]) == (
+        "application/json"
+    ):
+        return jsonify(TokenPairSchema().dump(oauth.finish_for_api(provider, args, callback)))
+    return redirect(oauth.finish_in_browser(provider, args, callback))
+
+
+@blp.route("/oauth/exchange", methods=["POST"])
+@limit_from_setting("RATELIMIT_LOGIN")
+@blp.arguments(OAuthExchangeSchema())
 @blp.response(200, TokenPairSchema)
-@blp.alt_response(400, description="State missing or wrong, or the provider refused.")
-def oauth_callback(provider: str) -> dict[str, Any]:
-    """Where the provider sends the user back; answers with a token pair."""
-    return oauth.finish_login(provider, request.args.to_dict(), _callback_url(provider))
+@blp.alt_response(400, description="The code was used already, expired (60 s) or is unknown.")
+def oauth_exchange(data: dict[str, Any]) -> dict[str, Any]:
+    """Trade the one-time code from the OAuth redirect for the token pair (once)."""
+    return oauth.exchange_code(data["code"])

@@ -77,3 +77,7 @@ class AccountExportSchema(Schema):
     media = fields.List(fields.Dict())
     limit_per_section = fields.Integer()
     truncated = fields.List(fields.String(), metadata={"description": "Sections cut short."})
+
+
+class OAuthExchangeSchema(Schema):
+    code = fields.String(required=True, validate=validate.Length(min=1, max=128))

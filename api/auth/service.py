@@ -231,12 +231,6 @@ def login(login_name: str, password: str) -> dict[str, Any]:
     return tokens.issue_pair(user)
 
 
-def sign_in(user: User) -> dict[str, Any]:
-    """A token pair for a user authenticated another way (OAuth)."""
-    user.last_login_at = utcnow()
-    return tokens.issue_pair(user)
-
-
 def refresh(claims: dict[str, Any], user: User) -> dict[str, Any]:
     tokens.spend_refresh_token(claims)
     return tokens.issue_pair(user, family=claims["fam"], auth_time=claims.get("auth_time", 0))
