@@ -5,7 +5,11 @@ from __future__ import annotations
 import json
 import uuid
 
+import psycopg
+
+from api.users import service as users_service
 from tests.conftest import PASSWORD, create_user, sql, token_for
+from tests.test_auth import link_token, wait_for_emails
 from tests.test_inquiries import VALID
 
 
@@ -287,8 +291,6 @@ NEW_MEMBER = {"email": "Ketut@Example.com", "username": "ketut", "full_name": "K
 
 
 def test_admin_creates_a_user_who_verifies_and_signs_in(app, client, worker, tmp_path):
-    from tests.test_auth import link_token, wait_for_emails
-
     admin = token_for(app, role="admin")
 
     created = client.post(
@@ -356,8 +358,6 @@ def test_admin_creation_refuses_duplicates_bad_fields_and_non_admins(app, client
 
 
 def test_admin_corrects_email_username_and_name(app, client, worker, tmp_path):
-    from tests.test_auth import wait_for_emails
-
     admin = token_for(app, role="admin")
     target = create_user(app, username="wayan", email="wayan@exmaple.com")
     create_user(app, username="taken", email="taken@example.com")
@@ -409,3 +409,33 @@ def test_admin_corrects_email_username_and_name(app, client, worker, tmp_path):
     assert sql(app, "SELECT username, email FROM users WHERE id = :id", id=target) == [
         ("wayan_b", "wayan.b@example.com")
     ]
+
+
+def test_an_edit_made_while_a_moderator_decides_is_not_approved_unseen(
+    app, client, monkeypatch, postgres_url
+):
+    author = create_user(app, username="ayu")
+    ayu = token_for(app, author)
+    client.patch("/api/v1/auth/me", headers=ayu, json={"testimonial": "Lovely trip."})
+    moderator = token_for(app, role="moderator")
+    read_for_moderation = users_service.get
+
+    def read_then_author_edits(user_id):
+        user = read_for_moderation(user_id)  # the moderator's request has read the text...
+        with psycopg.connect(postgres_url, autocommit=True) as other:  # another session
+            other.execute(
+                "UPDATE users SET testimonial = 'Now spam.', testimonial_status = 'pending'"
+            )
+        return user  # ...and the author's edit commits before the decision is written
+
+    monkeypatch.setattr(users_service, "get", read_then_author_edits)
+    decision = client.patch(
+        f"/api/v1/testimonials/{author}", headers=moderator, json={"status": "approved"}
+    )
+
+    assert decision.status_code == 409
+    assert decision.get_json()["code"] == "changed"
+    assert sql(
+        app, "SELECT testimonial, testimonial_status FROM users WHERE id = :id", id=author
+    ) == [("Now spam.", "pending")]
+    assert client.get("/api/v1/testimonials").get_json()["meta"]["total"] == 0
