@@ -3,8 +3,12 @@
 Built directly on the `limits` library (fixed windows, Redis or memory): a route's limits are
 resolved once per endpoint, so a request pays one storage round trip per limit it is under and
 nothing at all on an exempt route (probes, cached reads, media files). Routes without their own
-limit get RATELIMIT_DEFAULT. Callers are counted by client address. When the storage cannot
-answer, counting falls back to this process's memory (a limit is never skipped).
+limit get RATELIMIT_DEFAULT. A signed-in caller is counted by user (each person in an office
+behind one NAT has their own budget, and one person moving between networks keeps one), an
+anonymous one by client address (`request.remote_addr`, from X-Forwarded-For only through
+TRUSTED_PROXY_COUNT proxies). A token that cannot be verified is counted by address; the view
+then refuses it as usual. When the storage cannot answer, counting falls back to this
+process's memory (a limit is never skipped).
 
 Large limits are counted in batches: a process adds up to 1% of a limit locally before it
 sends the sum to Redis (one round trip per batch, not per request), so a limit of 1,200 an hour
@@ -29,6 +33,7 @@ from limits.storage import MemoryStorage, Storage, storage_from_string
 from limits.strategies import FixedWindowRateLimiter
 
 from api.errors import ApiError
+from api.security import current_caller
 from api.telemetry import RATE_LIMITED
 
 log = logging.getLogger(__name__)
@@ -173,7 +178,11 @@ def current() -> RateLimiter:
 
 
 def client_key() -> str:
-    return request.remote_addr or "unknown"
+    """Whom a request is counted against: `user:<id>` when signed in, else `ip:<address>`."""
+    try:
+        return current_caller().scope  # verified once per request, shared with the view
+    except Exception:  # a bad, expired or revoked token, or the store down: the view says so
+        return f"ip:{request.remote_addr or 'unknown'}"
 
 
 def charge(setting: str) -> None:

@@ -15,6 +15,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from flask import Response, current_app, has_request_context, request
 from flask_caching.backends.rediscache import RedisCache
@@ -155,8 +156,17 @@ def uncached_json(data: Any, *, public: bool = False) -> Response:
 
 
 def key_for(**parts: Any) -> str:
-    """A stable cache key from query parameters (order-independent)."""
-    return "&".join(f"{name}={parts[name]}" for name in sorted(parts) if parts[name] is not None)
+    """A stable cache key from query parameters (order-independent). Values are quoted (a
+    list joined by commas), so no value can spell another key's parameters."""
+
+    def quoted(value: Any) -> str:
+        if isinstance(value, list | tuple):
+            return ",".join(quote(str(item), safe="") for item in value)
+        return quote(str(value), safe="")
+
+    return "&".join(
+        f"{name}={quoted(parts[name])}" for name in sorted(parts) if parts[name] is not None
+    )
 
 
 def staff_page(

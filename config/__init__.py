@@ -120,11 +120,15 @@ class BaseConfig:
         ).lower()
         self.LOGIN_MAX_ATTEMPTS = env.int("LOGIN_MAX_ATTEMPTS", 5, minimum=1)
         self.LOGIN_LOCKOUT_MINUTES = env.int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1)
+        self.ACCOUNT_DELETION_RECENT_SIGNIN_MINUTES = env.int(
+            "ACCOUNT_DELETION_RECENT_SIGNIN_MINUTES", 10, minimum=1
+        )
         self.VERIFICATION_EMAILS_PER_DAY = env.int("VERIFICATION_EMAILS_PER_DAY", 3, minimum=1)
         self.PASSWORD_RESET_EMAILS_PER_HOUR = env.int(
             "PASSWORD_RESET_EMAILS_PER_HOUR", 3, minimum=1
         )
         self.OAUTH_STATE_TTL_SECONDS = env.int("OAUTH_STATE_TTL_SECONDS", 600, minimum=60)
+        self.OAUTH_CODE_TTL_SECONDS = env.int("OAUTH_CODE_TTL_SECONDS", 60, minimum=10)
         self.GOOGLE_CLIENT_ID = env.str("GOOGLE_CLIENT_ID", "")
         self.GOOGLE_CLIENT_SECRET = env.str("GOOGLE_CLIENT_SECRET", "")
         self.GOOGLE_AUTH_URL = env.str(

@@ -287,3 +287,31 @@ def test_a_cached_post_and_its_view_cost_one_redis_round_trip(app, client, autho
     assert sent in (["eval"], ["evalsha"])  # the cache read and the view, one command
     with app.app_context():
         assert BY_NAME["flush-post-views"].run() == 2  # both visitors counted
+
+
+def test_several_tags_match_posts_with_any_of_them_and_are_cached_apart(client, author):
+    write(client, author, title="Uluwatu surf guide", content="Waves and cliffs.", tags=["surf"])
+    write(client, author, title="Temple etiquette", content="Sarongs.", tags=["culture"])
+    write(client, author, title="Nusa Penida", content="Mantas.", tags=["islands", "surf"])
+
+    def slugs(query):
+        response = client.get(f"/api/v1/posts{query}")
+        assert response.status_code == 200, response.get_json()
+        return sorted(p["slug"] for p in response.get_json()["items"])
+
+    assert slugs("?tag=surf") == ["nusa-penida", "uluwatu-surf-guide"]
+    assert slugs("?tag=culture") == ["temple-etiquette"]  # not the cached ?tag=surf page
+    assert slugs("?tag=culture&tag=Islands") == ["nusa-penida", "temple-etiquette"]
+    assert slugs("?tag=islands&tag=culture") == ["nusa-penida", "temple-etiquette"]
+    assert slugs("?tag=surf&tag=culture&tag=surf") == [
+        "nusa-penida",
+        "temple-etiquette",
+        "uluwatu-surf-guide",
+    ]
+    assert slugs("?tag=nothing") == []
+    write(client, author, title="Canggu breaks", content="More waves.", tags=["surf"])
+    assert "canggu-breaks" in slugs("?tag=culture&tag=surf")  # a write invalidates tag pages
+    too_many = "&".join(f"tag=t{n}" for n in range(11))
+    assert client.get(f"/api/v1/posts?{too_many}").status_code == 422
+    assert client.get("/api/v1/posts?tag=no%20spaces").status_code == 422
+    assert client.get(f"/api/v1/posts?tag={'x' * 31}").status_code == 422

@@ -6,6 +6,7 @@ import logging
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import redis
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from tests.conftest import PASSWORD, create_user, sql
@@ -20,8 +21,27 @@ def provider():
 
 
 @pytest.fixture
-def oauth_client(make_app, provider):
-    return make_app(**provider.settings()).test_client()
+def oauth_app(make_app, provider):
+    return make_app(**provider.settings(), FRONTEND_URL="https://www.baliblissed.test")
+
+
+@pytest.fixture
+def oauth_client(oauth_app):
+    """A client that asks the callback for JSON (the token pair in the answer)."""
+    client = oauth_app.test_client()
+    client.environ_base["HTTP_ACCEPT"] = "application/json"
+    return client
+
+
+@pytest.fixture
+def browser(oauth_app):
+    """A client that navigates like a browser (HTML first): the callback redirects."""
+    client = oauth_app.test_client()
+    client.environ_base["HTTP_ACCEPT"] = BROWSER_ACCEPT
+    return client
+
+
+BROWSER_ACCEPT = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
 
 
 def start(client, name="google"):
@@ -331,3 +351,100 @@ def test_an_unconfigured_provider_is_404(client):
     assert response.status_code == 404
     assert response.get_json()["code"] == "provider_not_available"
     assert client.get("/api/v1/auth/oauth/facebook/login").status_code == 404
+
+
+# --- finishing in the browser: a redirect with a one-time code --------------------------------
+
+
+def browser_callback(client, provider, *, sub="g-55", email="ayu@gmail.test"):
+    location = start(client)
+    code = provider.authorize_google(location, sub=sub, email=email)
+    return client.get(
+        f"/api/v1/auth/oauth/google/callback?code={code}&state={query_of(location)['state']}"
+    )
+
+
+def exchange(client, code):
+    return client.post("/api/v1/auth/oauth/exchange", json={"code": code})
+
+
+@pytest.mark.parametrize("accept", [BROWSER_ACCEPT, "*/*", None])
+def test_the_callback_redirects_the_browser_to_the_frontend_with_a_one_time_code(
+    oauth_app, provider, accept
+):
+    browser = oauth_app.test_client()
+    if accept:
+        browser.environ_base["HTTP_ACCEPT"] = accept
+
+    response = browser_callback(browser, provider)
+
+    assert response.status_code == 302
+    location = response.headers["Location"]
+    assert location.startswith("https://www.baliblissed.test/oauth/done?code=")
+    assert "token" not in location.lower()
+    assert "eyJ" not in location + response.get_data(as_text=True)  # no JWT anywhere
+    code = query_of(location)["code"]
+    pair = exchange(browser, code)
+    assert pair.status_code == 200
+    tokens = pair.get_json()
+    assert tokens["token_type"] == "bearer"
+    me = browser.get("/api/v1/auth/me", headers=bearer(tokens["access_token"]))
+    assert me.get_json()["email"] == "ayu@gmail.test"
+    refreshed = browser.post("/api/v1/auth/refresh", headers=bearer(tokens["refresh_token"]))
+    assert refreshed.status_code == 200
+
+
+def test_a_code_works_once_and_lives_sixty_seconds(browser, provider):
+    code = query_of(browser_callback(browser, provider).headers["Location"])["code"]
+    keys = redis.Redis.from_url(browser.application.config["SECURITY_REDIS_URL"]).keys(
+        "security:oauth-code:*"
+    )
+    [key] = keys
+    assert code not in key.decode()  # the store keeps the code's hash, not the code
+    ttl = redis.Redis.from_url(browser.application.config["SECURITY_REDIS_URL"]).ttl(key)
+    assert 50 <= ttl <= 60
+
+    first = exchange(browser, code)
+    again = exchange(browser, code)
+
+    assert first.status_code == 200
+    assert again.status_code == 400
+    assert again.headers["Content-Type"] == "application/problem+json"
+    assert again.get_json()["code"] == "invalid_code"
+
+
+def test_an_expired_or_made_up_code_is_a_400_problem(browser, provider):
+    code = query_of(browser_callback(browser, provider).headers["Location"])["code"]
+    store = redis.Redis.from_url(browser.application.config["SECURITY_REDIS_URL"])
+    [key] = store.keys("security:oauth-code:*")
+    store.delete(key)  # what Redis does when the 60 s are up
+
+    expired = exchange(browser, code)
+    made_up = exchange(browser, "not-a-code")
+
+    assert expired.status_code == made_up.status_code == 400
+    assert expired.get_json()["code"] == made_up.get_json()["code"] == "invalid_code"
+    for body in ({}, {"code": ""}, {"code": "x" * 129}, {"code": 5}):
+        assert browser.post("/api/v1/auth/oauth/exchange", json=body).status_code == 422, body
+
+
+def test_a_code_dies_when_the_sessions_end_before_it_is_used(browser, provider):
+    code = query_of(browser_callback(browser, provider).headers["Location"])["code"]
+    sql(browser.application, "UPDATE users SET session_version = session_version + 1")
+
+    assert exchange(browser, code).status_code == 400
+
+
+def test_a_failed_sign_in_redirects_with_the_error_and_writes_nothing(browser, provider):
+    location = start(browser)
+    state = query_of(location)["state"]
+
+    denied = browser.get(f"/api/v1/auth/oauth/google/callback?error=access_denied&state={state}")
+    forged = browser.get("/api/v1/auth/oauth/google/callback?code=x&state=forged")
+
+    assert denied.status_code == forged.status_code == 302
+    assert denied.headers["Location"] == (
+        "https://www.baliblissed.test/oauth/done?error=oauth_denied"
+    )
+    assert query_of(forged.headers["Location"]) == {"error": "oauth_state_invalid"}
+    assert sql(browser.application, "SELECT count(*) FROM users") == [(0,)]

@@ -134,3 +134,25 @@ def test_moderation_holds_reviews_until_published(make_app):
         f"/api/v1/reviews/{created['id']}", headers=moderator, json={"status": "published"}
     )
     assert client.get("/api/v1/reviews?target=tanah-lot-temple").get_json()["meta"]["total"] == 1
+
+
+def test_one_review_by_id_and_pending_ones_only_for_their_author_and_staff(make_app):
+    app = make_app(REVIEWS_REQUIRE_MODERATION="true")
+    client = app.test_client()
+    author = token_for(app)
+    moderator = token_for(app, role="moderator")
+    published = review(client, moderator, target="agency").get_json()
+    pending = review(client, author).get_json()
+    assert pending["status"] == "pending"
+
+    public = client.get(f"/api/v1/reviews/{published['id']}")
+    assert public.status_code == 200
+    assert public.get_json()["content"] == REVIEW["content"]
+    assert client.get(f"/api/v1/reviews/{pending['id']}").status_code == 404
+    assert client.get(f"/api/v1/reviews/{pending['id']}", headers=token_for(app)).status_code == 404
+    for headers in (author, moderator):
+        found = client.get(f"/api/v1/reviews/{pending['id']}", headers=headers)
+        assert found.status_code == 200
+        assert found.get_json()["status"] == "pending"
+    assert client.get("/api/v1/reviews/00000000-0000-0000-0000-000000000000").status_code == 404
+    assert client.get("/api/v1/reviews/not-a-uuid").status_code == 404

@@ -62,7 +62,7 @@ def test_oauth_state_is_single_use_even_when_replayed_concurrently(make_app):
         def replay() -> None:
             client = app.test_client()
             start.wait()
-            answers.append(client.get(url).status_code)
+            answers.append(client.get(url, headers={"Accept": "application/json"}).status_code)
 
         threads = [threading.Thread(target=replay) for _ in range(8)]
         for thread in threads:

@@ -1,5 +1,14 @@
-"""The OAuth sign-in flow: state, nonce and PKCE kept in the cache, accounts linked by identity
-or by a provider-verified email."""
+"""The OAuth sign-in flow: state, nonce and PKCE kept in the security store, accounts linked by
+identity or by a provider-verified email, and the hand-over to the frontend.
+
+The callback runs in the user's browser tab, so it never shows tokens there: it redirects to
+`{FRONTEND_URL}/oauth/done?code=...` with a one-time code (OAUTH_CODE_TTL_SECONDS, single use:
+taken with one GETDEL), which the frontend exchanges for the token pair with
+`POST /api/v1/auth/oauth/exchange`. The store keeps only the code's hash and the user it is
+for; the tokens are made at the exchange. A client that asks for JSON (`Accept:
+application/json` preferred to HTML) gets the pair from the callback itself, as API.md's
+first version promised.
+"""
 
 from __future__ import annotations
 
@@ -8,21 +17,25 @@ import hashlib
 import logging
 import re
 import secrets
+import time
 import uuid
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import current_app
 from sqlalchemy import delete, func, select
 
-from api.auth import service as accounts
-from api.database import affected
+from api.auth import tokens
+from api.database import affected, on_commit
 from api.errors import ApiError, Forbidden, NotFound
 from api.extensions import db, oauth_providers, security_store
 from api.integrations.errors import IntegrationError
 from api.integrations.oauth import AuthorizationRequest, OAuthProfile, OAuthProvider
+from api.models import utcnow
 from api.users.models import OAuthIdentity, User
 
 STATE_KEY = "oauth-state:{}"
+CODE_KEY = "oauth-code:{}"
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +66,8 @@ def start_login(provider_name: str, redirect_uri: str) -> str:
     return provider.authorization_url(request)
 
 
-def finish_login(provider_name: str, args: dict[str, str], redirect_uri: str) -> dict[str, Any]:
+def finish_login(provider_name: str, args: dict[str, str], redirect_uri: str) -> User:
+    """The account the provider's answer signs in (its last sign-in time set)."""
     provider = _provider(provider_name)
     state = args.get("state", "")
     saved = security_store.current.take(STATE_KEY.format(state)) if state else None  # once
@@ -77,7 +91,56 @@ def finish_login(provider_name: str, args: dict[str, str], redirect_uri: str) ->
             code=exc.code,
             status=503 if exc.retryable else 400,
         ) from exc
-    return accounts.sign_in(link_or_create(profile))
+    user = link_or_create(profile)
+    user.last_login_at = utcnow()
+    return user
+
+
+def finish_for_api(provider_name: str, args: dict[str, str], redirect_uri: str) -> dict[str, Any]:
+    """The callback's JSON answer: the token pair itself (errors are problems)."""
+    user = finish_login(provider_name, args, redirect_uri)
+    return tokens.issue_pair(user)
+
+
+def finish_in_browser(provider_name: str, args: dict[str, str], redirect_uri: str) -> str:
+    """Where the browser goes next: the frontend, with a one-time code, or with `error` (the
+    problem's code) when the sign-in failed; a failed sign-in writes nothing."""
+    try:
+        user = finish_login(provider_name, args, redirect_uri)
+    except ApiError as exc:
+        db.session.rollback()  # the redirect is a 3xx, which would otherwise commit
+        return frontend_done(error=exc.code)
+    return frontend_done(code=issue_code(user))
+
+
+def frontend_done(**query: str) -> str:
+    return f"{current_app.config['FRONTEND_URL'].rstrip('/')}/oauth/done?{urlencode(query)}"
+
+
+def _code_key(code: str) -> str:
+    return CODE_KEY.format(hashlib.sha256(code.encode()).hexdigest())
+
+
+def issue_code(user: User) -> str:
+    """A one-time code the frontend exchanges for this user's tokens (stored after the
+    commit that signed the user in, so a rolled-back sign-in leaves no usable code)."""
+    code = secrets.token_urlsafe(32)
+    entry = {"uid": str(user.id), "ver": user.session_version, "auth_time": int(time.time())}
+    ttl = current_app.config["OAUTH_CODE_TTL_SECONDS"]
+    on_commit(lambda: security_store.current.set(_code_key(code), entry, ttl))
+    return code
+
+
+def exchange_code(code: str) -> dict[str, Any]:
+    """The token pair for a one-time code; a used, expired or unknown code is 400."""
+    entry = security_store.current.take(_code_key(code))  # once: of two takers, one wins
+    user = db.session.get(User, uuid.UUID(entry["uid"])) if entry else None
+    if entry is None or user is None or not user.is_active or user.session_version != entry["ver"]:
+        raise ApiError(
+            "This sign-in code is not valid (used, expired or unknown); please sign in again.",
+            code="invalid_code",
+        )
+    return tokens.issue_pair(user, auth_time=entry["auth_time"])
 
 
 def link_or_create(profile: OAuthProfile) -> User:

@@ -4,18 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import redirect, request, url_for
+from flask import jsonify, redirect, request, url_for
 from flask_jwt_extended import get_jwt, jwt_required
 from flask_smorest import Blueprint
 from werkzeug.wrappers import Response
 
-from api.auth import oauth
+from api.auth import oauth, privacy
 from api.auth import service as accounts
 from api.auth.schemas import (
     AcceptedSchema,
+    AccountDeletionSchema,
+    AccountExportSchema,
     EmailSchema,
     LoginSchema,
     LogoutSchema,
+    OAuthExchangeSchema,
     PasswordChangeSchema,
     PasswordResetSchema,
     RegisterSchema,
@@ -92,6 +95,29 @@ def update_me(changes: dict[str, Any]) -> User:
     return accounts.update_profile(require_user().account, changes)
 
 
+@blp.route("/me", methods=["DELETE"])
+@blp.arguments(AccountDeletionSchema(), required=False)
+@blp.response(204)
+@blp.alt_response(401, description="Not signed in.")
+@blp.alt_response(403, description="Wrong password, or (no password) no recent sign-in.")
+@blp.alt_response(422, description="The password is missing.")
+@blp.alt_response(423, description="Locked after too many wrong passwords.")
+def delete_me(data: dict[str, Any] | None) -> None:
+    """Delete your account: posts, reviews, itineraries, uploads and their files go with it.
+    Needs `password`; an account without one (OAuth only) needs a recent sign-in instead."""
+    caller = require_user()
+    privacy.delete_account(caller.account, (data or {}).get("password"), get_jwt())
+
+
+@blp.route("/me/export")
+@blp.response(200, AccountExportSchema)
+@blp.alt_response(401, description="Not signed in.")
+def export_me() -> dict[str, Any]:
+    """Your data as JSON: account, sign-in methods, posts, reviews, itineraries, uploads and
+    the inquiries you sent (at most 1,000 of each; `truncated` names any cut short)."""
+    return privacy.export(require_user().account)
+
+
 @blp.route("/password/change", methods=["POST"])
 @blp.arguments(PasswordChangeSchema())
 @blp.response(204)
@@ -152,8 +178,26 @@ def oauth_login(provider: str) -> Response:
 
 @blp.route("/oauth/<any(google, wechat):provider>/callback")
 @limit_from_setting("RATELIMIT_LOGIN")
+@blp.response(302, description="To `{FRONTEND_URL}/oauth/done?code=...` (or `?error=...`).")
+@blp.alt_response(200, schema=TokenPairSchema, description="With `Accept: application/json`.")
+@blp.alt_response(400, description="JSON only: state missing or wrong, or the provider refused.")
+def oauth_callback(provider: str) -> Response:
+    """Where the provider sends the user back. A browser is redirected to the frontend with a
+    one-time code for `POST /oauth/exchange` (never tokens in the URL); a client that prefers
+    JSON (`Accept: application/json`) gets the token pair here."""
+    args, callback = request.args.to_dict(), _callback_url(provider)
+    if request.accept_mimetypes.best_match(["text/html", "application/json"]) == (
+        "application/json"
+    ):
+        return jsonify(TokenPairSchema().dump(oauth.finish_for_api(provider, args, callback)))
+    return redirect(oauth.finish_in_browser(provider, args, callback))
+
+
+@blp.route("/oauth/exchange", methods=["POST"])
+@limit_from_setting("RATELIMIT_LOGIN")
+@blp.arguments(OAuthExchangeSchema())
 @blp.response(200, TokenPairSchema)
-@blp.alt_response(400, description="State missing or wrong, or the provider refused.")
-def oauth_callback(provider: str) -> dict[str, Any]:
-    """Where the provider sends the user back; answers with a token pair."""
-    return oauth.finish_login(provider, request.args.to_dict(), _callback_url(provider))
+@blp.alt_response(400, description="The code was used already, expired (60 s) or is unknown.")
+def oauth_exchange(data: dict[str, Any]) -> dict[str, Any]:
+    """Trade the one-time code from the OAuth redirect for the token pair (once)."""
+    return oauth.exchange_code(data["code"])

@@ -54,3 +54,30 @@ class PasswordResetSchema(TokenSchema):
 
 class AcceptedSchema(Schema):
     detail = fields.String()
+
+
+class AccountDeletionSchema(Schema):
+    password = fields.String(
+        load_only=True,
+        validate=validate.Length(max=1024),
+        metadata={"description": "Required when the account has a password."},
+    )
+
+
+class AccountExportSchema(Schema):
+    """The caller's data (see `api.auth.privacy.export`)."""
+
+    exported_at = fields.String()
+    account = fields.Dict()
+    sign_in_methods = fields.List(fields.Dict())
+    posts = fields.List(fields.Dict())
+    reviews = fields.List(fields.Dict())
+    itineraries = fields.List(fields.Dict())
+    inquiries = fields.List(fields.Dict())
+    media = fields.List(fields.Dict())
+    limit_per_section = fields.Integer()
+    truncated = fields.List(fields.String(), metadata={"description": "Sections cut short."})
+
+
+class OAuthExchangeSchema(Schema):
+    code = fields.String(required=True, validate=validate.Length(min=1, max=128))

@@ -32,7 +32,8 @@ class AccountLocked(ApiError):
     code = "account_locked"
 
 
-def _level() -> str:
+def password_level() -> str:
+    """The Argon2id cost level new hashes are made at."""
     return current_app.config["PASSWORD_SECURITY_LEVEL"]
 
 
@@ -83,7 +84,7 @@ def register(data: dict[str, Any], client_timezone: str | None) -> User:
         email=email,
         username=data["username"],
         full_name=data.get("full_name"),
-        password_hash=passwords.hash_password(data["password"], _level()),
+        password_hash=passwords.hash_password(data["password"], password_level()),
         timezone=valid_timezone(client_timezone),
     )
     db.session.add(user)
@@ -107,7 +108,7 @@ def create_admin(*, email: str, username: str, password: str, full_name: str | N
         email=email,
         username=username,
         full_name=full_name,
-        password_hash=passwords.hash_password(password, _level()),
+        password_hash=passwords.hash_password(password, password_level()),
         role=Role.ADMIN,
         is_verified=True,
     )
@@ -116,12 +117,72 @@ def create_admin(*, email: str, username: str, password: str, full_name: str | N
     return user
 
 
+def create_by_admin(data: dict[str, Any]) -> User:
+    """A user made by an administrator (POST /api/v1/users). Without `password` the account
+    has none until its owner sets one through the reset flow; unless `is_verified` is given,
+    the address is unverified and gets the verification email."""
+    email = normalise_email(data["email"])
+    password = data.get("password")
+    if password is not None:
+        check_password_policy(password, email=email, username=data["username"])
+    _ensure_available(email, data["username"], exclude=None)
+    user = User(
+        id=uuid.uuid4(),
+        email=email,
+        username=data["username"],
+        full_name=data.get("full_name"),
+        password_hash=passwords.hash_password(password, password_level()) if password else None,
+        role=data.get("role", Role.USER),
+        is_verified=data.get("is_verified", False),
+    )
+    db.session.add(user)
+    _flush_account()
+    if not user.is_verified:
+        emails.send_verification(user)
+    return user
+
+
+def correct_by_admin(user: User, changes: dict[str, Any]) -> None:
+    """An administrator corrects the email, username or full name. A new email is not
+    vouched for by anyone (the admin may have mistyped it too): it becomes the sign-in at
+    once, unverified (unless the same request sets `is_verified`), gets a verification link,
+    and any pending change is dropped."""
+    new_email = changes.get("email")
+    if new_email is not None:
+        new_email = normalise_email(new_email)
+        if new_email == user.email:
+            new_email = None
+    username = changes.get("username")
+    if username is not None and username == user.username:
+        username = None
+    _ensure_available(new_email, username, exclude=user.id)
+    if username is not None:
+        user.username = username
+    if "full_name" in changes:
+        user.full_name = changes["full_name"]
+    if new_email is not None:
+        user.email = new_email
+        user.pending_email = None
+        user.is_verified = bool(changes.get("is_verified", False))
+    _flush_account()
+    if new_email is not None and not user.is_verified:
+        emails.send_verification(user)
+
+
+def _flush_account() -> None:
+    try:
+        db.session.flush()
+    except IntegrityError as exc:  # a concurrent registration or edit won the race
+        db.session.rollback()
+        raise Conflict("An account with this email or username already exists.") from exc
+
+
 def _failure_key(login: str, user: User | None) -> str:
     """Count failures per account when it exists (email and username share a counter)."""
     return str(user.id) if user else login.strip().lower()
 
 
-def _raise_if_locked(subject: str) -> None:
+def raise_if_locked(subject: str) -> None:
     locked_until = security_store.current.get_many(LOCK_KEY.format(subject))[0]
     if locked_until:
         retry_after = max(1, int(float(locked_until) - time.time()))
@@ -136,7 +197,7 @@ def _count(key: str, window: int) -> int:
     return security_store.current.count(key, window)
 
 
-def _record_failure(subject: str) -> None:
+def record_failure(subject: str) -> None:
     config = current_app.config
     window = config["LOGIN_LOCKOUT_MINUTES"] * 60
     key = FAILURES_KEY.format(subject)
@@ -145,36 +206,34 @@ def _record_failure(subject: str) -> None:
         security_store.current.delete(key)
 
 
+def clear_failures(subject: str) -> None:
+    security_store.current.delete(FAILURES_KEY.format(subject))
+
+
 def login(login_name: str, password: str) -> dict[str, Any]:
     """A token pair; the same 401 (and about the same time) whether or not the user exists."""
     user = find_by_login(login_name)
     subject = _failure_key(login_name, user)
-    _raise_if_locked(subject)
+    raise_if_locked(subject)
     stored_hash = user.password_hash if user and user.password_hash else None
     valid = passwords.verify_password(
-        stored_hash or passwords.dummy_hash(_level()), password, _level()
+        stored_hash or passwords.dummy_hash(password_level()), password, password_level()
     )
     if user is None or stored_hash is None or not valid:
-        _record_failure(subject)
+        record_failure(subject)
         raise Unauthorized("Wrong email/username or password.", code="invalid_credentials")
     if not user.is_active:
         raise Forbidden("This account is disabled.", code="account_disabled")
-    security_store.current.delete(FAILURES_KEY.format(subject))
-    if passwords.needs_rehash(stored_hash, _level()):
-        user.password_hash = passwords.hash_password(password, _level())
-    user.last_login_at = utcnow()
-    return tokens.issue_pair(user)
-
-
-def sign_in(user: User) -> dict[str, Any]:
-    """A token pair for a user authenticated another way (OAuth)."""
+    clear_failures(subject)
+    if passwords.needs_rehash(stored_hash, password_level()):
+        user.password_hash = passwords.hash_password(password, password_level())
     user.last_login_at = utcnow()
     return tokens.issue_pair(user)
 
 
 def refresh(claims: dict[str, Any], user: User) -> dict[str, Any]:
     tokens.spend_refresh_token(claims)
-    return tokens.issue_pair(user, family=claims["fam"])
+    return tokens.issue_pair(user, family=claims["fam"], auth_time=claims.get("auth_time", 0))
 
 
 def logout(access_claims: dict[str, Any], refresh_token: str | None, user: User) -> None:
@@ -268,7 +327,7 @@ def reset_password(token: str, new_password: str) -> None:
 
 def change_password(user: User, current_password: str, new_password: str) -> None:
     if not user.password_hash or not passwords.verify_password(
-        user.password_hash, current_password, _level()
+        user.password_hash, current_password, password_level()
     ):
         raise ValidationFailed(
             "The current password is wrong.",
@@ -280,7 +339,7 @@ def change_password(user: User, current_password: str, new_password: str) -> Non
 
 def _set_password(user: User, new_password: str) -> None:
     """Store the new password, end every session, and tell the owner by email."""
-    user.password_hash = passwords.hash_password(new_password, _level())
+    user.password_hash = passwords.hash_password(new_password, password_level())
     user.end_sessions()
     emails.send_password_changed(user)
 
@@ -304,6 +363,8 @@ def update_profile(user: User, changes: dict[str, Any]) -> User:
     _ensure_available(new_email, changes.get("username"), exclude=user.id)
     if changes.get("avatar_media_id"):
         media.require_usable(changes["avatar_media_id"], user.id, "avatar_media_id", "image")
+    if "testimonial" in changes:
+        user.set_testimonial(changes.pop("testimonial"))
     for field, value in changes.items():
         setattr(user, field, value)
     if new_email is not None:
@@ -324,6 +385,6 @@ def _require_current_password(user: User, password: str | None) -> None:
     if not password:
         message = "Your current password is needed to change the email."
         raise ValidationFailed(message, errors={"current_password": [message]})
-    if not passwords.verify_password(user.password_hash, password, _level()):
+    if not passwords.verify_password(user.password_hash, password, password_level()):
         message = "The current password is wrong."
         raise ValidationFailed(message, errors={"current_password": [message]})

@@ -8,6 +8,7 @@ was stolen, so the whole family is revoked (`api.security` keeps and checks revo
 from __future__ import annotations
 
 import hashlib
+import time
 import uuid
 from typing import Any
 
@@ -24,10 +25,18 @@ SPENT_REFRESH = "spent-refresh:{}"
 SPENT_ONE_TIME = "spent-one-time:{}"
 
 
-def issue_pair(user: User, family: str | None = None) -> dict[str, Any]:
+def issue_pair(
+    user: User, family: str | None = None, auth_time: int | None = None
+) -> dict[str, Any]:
+    """A new pair; `auth_time` (when the user last proved who they are) is kept across
+    refreshes, so a refreshed token never looks like a recent sign-in."""
     family = family or uuid.uuid4().hex
     identity = str(user.id)
-    claims = {"fam": family, "ver": user.session_version}
+    claims = {
+        "fam": family,
+        "ver": user.session_version,
+        "auth_time": auth_time if auth_time is not None else int(time.time()),
+    }
     return {
         "access_token": create_access_token(identity=identity, additional_claims=claims),
         "refresh_token": create_refresh_token(identity=identity, additional_claims=claims),

@@ -35,7 +35,11 @@ class PostUpdateSchema(PostCreateSchema):
 
 
 class PostListArgsSchema(PageArgsSchema):
-    tag = fields.String(validate=validate.Length(min=1, max=30))
+    tag = fields.List(
+        fields.String(validate=TAG),
+        validate=validate.Length(max=10),
+        metadata={"description": "Repeat for several (`?tag=a&tag=b`): posts with any of them."},
+    )
     author = fields.String(validate=validate.Length(min=1, max=30))
     q = fields.String(validate=validate.Length(min=1, max=100))
     order = fields.String(load_default="newest", validate=validate.OneOf(["newest", "popular"]))

@@ -192,8 +192,8 @@ def readable(slug: str, caller: Caller) -> Post:
 def search(filters: dict[str, Any], caller: Caller) -> Select[Post]:
     status = filters.get("status") if caller.is_staff else None
     query = select(Post).where(Post.status == (status or PostStatus.PUBLISHED))
-    if filters.get("tag"):
-        query = query.where(Post.tags.any(Tag.name == filters["tag"].lower()))
+    if filters.get("tag"):  # any of the tags
+        query = query.where(Post.tags.any(Tag.name.in_(normalise_tags(filters["tag"]))))
     if filters.get("author"):
         query = query.join(User, User.id == Post.author_id).where(
             func.lower(User.username) == filters["author"].lower()
@@ -213,8 +213,18 @@ def search(filters: dict[str, Any], caller: Caller) -> Select[Post]:
     return query.order_by(Post.published_at.desc().nulls_last(), Post.created_at.desc(), Post.id)
 
 
+def normalise_tags(names: list[str]) -> list[str]:
+    """Tags as stored (lower case), each once, sorted: `?tag=b&tag=A` and `?tag=a&tag=b` are
+    one query and one cache entry."""
+    return sorted({name.lower() for name in names})
+
+
 def cached_page(filters: dict[str, Any], page: int, per_page: int) -> tuple[bytes, str]:
-    """A public list page (published posts), cached."""
+    """A public list page (published posts), cached; the key holds every filter, the tags
+    normalised."""
+    filters = dict(filters)
+    if filters.get("tag"):
+        filters["tag"] = normalise_tags(filters["tag"])
     key = response_cache.key_for(page=page, per_page=per_page, **filters)
     return response_cache.get_or_build(
         "posts",

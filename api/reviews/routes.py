@@ -21,7 +21,7 @@ from api.reviews.schemas import (
     SummaryArgsSchema,
     SummarySchema,
 )
-from api.security import require_user
+from api.security import current_caller, require_user
 
 blp = Blueprint("reviews", __name__, url_prefix="/api/v1/reviews", description="Reviews.")
 
@@ -62,6 +62,14 @@ def review_summary(args: dict[str, Any]) -> Response:
 def create_review(data: dict[str, Any]) -> Review:
     """Review the agency (`target: "agency"`) or a destination (its slug)."""
     return service.create(require_user(), data)
+
+
+@blp.route("/<uuid:review_id>")
+@blp.response(200, ReviewSchema)
+@blp.alt_response(404, description="No such review (a pending one is its author's and staff's).")
+def get_review(review_id: uuid.UUID) -> Review:
+    """One review."""
+    return service.readable(review_id, current_caller())
 
 
 @blp.route("/<uuid:review_id>", methods=["PATCH"])

@@ -73,6 +73,18 @@ def create(caller: Caller, data: dict[str, Any]) -> Review:
     return review
 
 
+def readable(review_id: uuid.UUID, caller: Caller) -> Review:
+    """A review the caller may read: published, or pending for its author and staff."""
+    review = db.session.get(Review, review_id)
+    if review is None or (
+        review.status != ReviewStatus.PUBLISHED
+        and review.author_id != caller.user_id
+        and not caller.is_staff
+    ):
+        raise NotFound("No review with this id.")
+    return review
+
+
 def _editable(review_id: uuid.UUID, caller: Caller) -> Review:
     review = db.session.get(Review, review_id)
     if review is None:

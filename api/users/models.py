@@ -17,6 +17,14 @@ if TYPE_CHECKING:
     from api.media.models import Media
 
 
+class TestimonialStatus(StrEnum):
+    """A testimonial is public only once a moderator approved it; editing it asks again."""
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
 class Role(StrEnum):
     USER = "user"
     MODERATOR = "moderator"
@@ -45,6 +53,8 @@ class User(TimestampMixin, Model):
     date_of_birth: Mapped[date | None]
     timezone: Mapped[str | None] = mapped_column(String(64))
     testimonial: Mapped[str | None] = mapped_column(String(500))
+    testimonial_status: Mapped[str | None] = mapped_column(String(16), index=True)
+    testimonial_moderated_at: Mapped[datetime | None]
     avatar_media_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("media.id", ondelete="SET NULL", use_alter=True)
     )
@@ -54,6 +64,15 @@ class User(TimestampMixin, Model):
     # deactivation) ends every session at once.
     session_version: Mapped[int] = mapped_column(default=1)
     last_login_at: Mapped[datetime | None]
+
+    def set_testimonial(self, text: str | None) -> None:
+        """A new or edited testimonial waits for a moderator; none has no status."""
+        text = text or None
+        if text == self.testimonial:
+            return
+        self.testimonial = text
+        self.testimonial_status = TestimonialStatus.PENDING if text else None
+        self.testimonial_moderated_at = None
 
     def end_sessions(self) -> None:
         """Every token issued so far stops working (checked on every request), and so does an

@@ -7,14 +7,18 @@ from typing import Any
 
 from flask_smorest import Blueprint
 
-from api.pagination import PageArgsSchema, page_schema, paginate
-from api.security import require_role
+from api.auth import service as accounts
+from api.pagination import page_schema, paginate
+from api.security import current_caller, require_role
 from api.users import service
 from api.users.models import Role, User
 from api.users.schemas import (
+    AdminUserCreateSchema,
     AdminUserSchema,
     AdminUserUpdateSchema,
     PublicUserSchema,
+    TestimonialListArgsSchema,
+    TestimonialModerationSchema,
     TestimonialSchema,
     UserListArgsSchema,
 )
@@ -31,11 +35,26 @@ def public_profile(username: str) -> User:
 
 
 @blp.route("/testimonials")
-@blp.arguments(PageArgsSchema(), location="query", as_kwargs=True)
+@blp.arguments(TestimonialListArgsSchema(), location="query")
 @blp.response(200, page_schema(TestimonialSchema))
-def testimonials(page: int, per_page: int) -> dict[str, Any]:
-    """Travellers' testimonials, newest first."""
-    return paginate(service.testimonials(), page, per_page)
+@blp.alt_response(403, description="`status` other than approved: moderators only.")
+def testimonials(args: dict[str, Any]) -> dict[str, Any]:
+    """Approved testimonials, newest first (moderators: `status=pending|rejected`). Your own
+    pending one is in `GET /api/v1/auth/me` (`testimonial_status`)."""
+    query = service.testimonials(current_caller(), args.get("status"))
+    return paginate(query, args["page"], args["per_page"])
+
+
+@blp.route("/testimonials/<uuid:user_id>", methods=["PATCH"])
+@blp.arguments(TestimonialModerationSchema())
+@blp.response(200, TestimonialSchema)
+@blp.alt_response(403, description="Moderators and administrators only.")
+@blp.alt_response(404, description="No such user, or no testimonial.")
+@blp.alt_response(409, description="The testimonial was edited meanwhile.")
+def moderate_testimonial(data: dict[str, Any], user_id: uuid.UUID) -> User:
+    """Approve (publish) or reject a user's testimonial."""
+    require_role(Role.MODERATOR, Role.ADMIN)
+    return service.moderate_testimonial(user_id, data["status"])
 
 
 @blp.route("/users")
@@ -47,6 +66,18 @@ def list_users(args: dict[str, Any]) -> dict[str, Any]:
     require_role(Role.ADMIN)
     page, per_page = args.pop("page"), args.pop("per_page")
     return paginate(service.search(args), page, per_page)
+
+
+@blp.route("/users", methods=["POST"])
+@blp.arguments(AdminUserCreateSchema())
+@blp.response(201, AdminUserSchema)
+@blp.alt_response(403, description="Administrators only.")
+@blp.alt_response(409, description="Email or username already used.")
+@blp.alt_response(422, description="Invalid fields or a weak password.")
+def create_user(data: dict[str, Any]) -> User:
+    """Create an account (unverified, with a verification email, unless `is_verified`)."""
+    require_role(Role.ADMIN)
+    return accounts.create_by_admin(data)
 
 
 @blp.route("/users/<uuid:user_id>")
@@ -63,9 +94,11 @@ def get_user(user_id: uuid.UUID) -> User:
 @blp.arguments(AdminUserUpdateSchema())
 @blp.response(200, AdminUserSchema)
 @blp.alt_response(403, description="Administrators only.")
-@blp.alt_response(409, description="Administrators cannot demote or deactivate themselves.")
+@blp.alt_response(
+    409, description="Email or username taken, or an administrator demoting themselves."
+)
 def update_user(changes: dict[str, Any], user_id: uuid.UUID) -> User:
-    """Change a user's role, active flag or verified flag."""
+    """Change a user's role, flags, or correct their email, username and full name."""
     return service.administer(require_role(Role.ADMIN), user_id, changes)
 
 

@@ -8,7 +8,7 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from api.fields import Text, known_timezone
 from api.pagination import PageArgsSchema
-from api.users.models import Role, User
+from api.users.models import Role, TestimonialStatus, User
 
 USERNAME = validate.Regexp(
     r"^[A-Za-z0-9][A-Za-z0-9_.-]{2,29}$",
@@ -16,12 +16,18 @@ USERNAME = validate.Regexp(
 )
 PHONE = validate.Regexp(r"^\+?[0-9][0-9 ()\-]{6,24}$", error="Not a valid phone number.")
 ROLES = [role.value for role in Role]
+TESTIMONIAL_STATUSES = [status.value for status in TestimonialStatus]
 
 
 def avatar_url(user: User) -> str | None:
     if user.avatar_media_id and user.avatar is not None:
         return user.avatar.urls.get("thumbnail") or user.avatar.urls.get("original")
     return user.avatar_external_url
+
+
+def approved_testimonial(user: User) -> str | None:
+    """What the public sees: the testimonial once a moderator approved it."""
+    return user.testimonial if user.testimonial_status == TestimonialStatus.APPROVED else None
 
 
 def plausible_birth_date(day: date) -> None:
@@ -39,11 +45,29 @@ class PublicUserSchema(Schema):
     bio = fields.String(allow_none=True)
     website = fields.String(allow_none=True)
     country = fields.String(allow_none=True)
-    testimonial = fields.String(allow_none=True)
+    testimonial = fields.Function(
+        approved_testimonial,
+        metadata={"type": "string", "nullable": True, "description": "Once approved."},
+    )
     created_at = fields.AwareDateTime()
 
 
 class UserSchema(PublicUserSchema):
+    testimonial = fields.Function(
+        lambda user: user.testimonial,
+        metadata={
+            "type": "string",
+            "nullable": True,
+            "description": "Yours, whatever its moderation status.",
+        },
+    )
+    testimonial_status = fields.String(
+        allow_none=True,
+        metadata={
+            "enum": TESTIMONIAL_STATUSES,
+            "description": "Public only when `approved`; a new or edited one is `pending`.",
+        },
+    )
     email = fields.String(allow_none=True)
     pending_email = fields.String(
         allow_none=True,
@@ -91,6 +115,28 @@ class AdminUserUpdateSchema(Schema):
     role = fields.String(validate=validate.OneOf(ROLES))
     is_active = fields.Boolean()
     is_verified = fields.Boolean()
+    email = fields.Email(
+        validate=validate.Length(max=254),
+        metadata={
+            "description": "Becomes the sign-in at once, unverified (unless `is_verified` is "
+            "sent too), and gets a verification link."
+        },
+    )
+    username = Text(validate=USERNAME)
+    full_name = Text(allow_none=True, validate=validate.Length(min=1, max=100))
+
+
+class AdminUserCreateSchema(Schema):
+    email = fields.Email(required=True, validate=validate.Length(max=254))
+    username = Text(required=True, validate=USERNAME)
+    password = fields.String(
+        load_only=True,
+        validate=validate.Length(max=1024),
+        metadata={"description": "Optional: without it the owner sets one by the reset flow."},
+    )
+    full_name = Text(validate=validate.Length(min=1, max=100))
+    role = fields.String(load_default=Role.USER.value, validate=validate.OneOf(ROLES))
+    is_verified = fields.Boolean(load_default=False)
 
 
 class UserListArgsSchema(PageArgsSchema):
@@ -107,8 +153,24 @@ class TestimonialAuthorSchema(Schema):
 
 
 class TestimonialSchema(Schema):
+    id = fields.UUID(attribute="id", metadata={"description": "The author's user id."})
     author = fields.Function(
         lambda user: TestimonialAuthorSchema().dump(user), metadata={"type": "object"}
     )
     testimonial = fields.String()
+    status = fields.String(attribute="testimonial_status", metadata={"enum": TESTIMONIAL_STATUSES})
     updated_at = fields.AwareDateTime()
+
+
+class TestimonialListArgsSchema(PageArgsSchema):
+    status = fields.String(
+        validate=validate.OneOf(TESTIMONIAL_STATUSES),
+        metadata={"description": "Moderators and administrators only (default `approved`)."},
+    )
+
+
+class TestimonialModerationSchema(Schema):
+    status = fields.String(
+        required=True,
+        validate=validate.OneOf([TestimonialStatus.APPROVED, TestimonialStatus.REJECTED]),
+    )

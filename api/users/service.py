@@ -5,13 +5,16 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, func, or_, select, update
 
-from api.errors import Conflict, NotFound
+from api.auth import service as accounts
+from api.database import affected
+from api.errors import Conflict, Forbidden, NotFound
 from api.extensions import db
 from api.media import service as media
+from api.models import utcnow
 from api.security import Caller
-from api.users.models import User
+from api.users.models import TestimonialStatus, User
 
 
 def public_profile(username: str) -> User:
@@ -23,12 +26,38 @@ def public_profile(username: str) -> User:
     return user
 
 
-def testimonials() -> Select[User]:
+def testimonials(caller: Caller, status: str | None) -> Select[User]:
+    """Approved testimonials; staff may list pending or rejected ones instead."""
+    if status not in (None, TestimonialStatus.APPROVED) and not caller.is_staff:
+        raise Forbidden("Only moderators and administrators can see unpublished testimonials.")
     return (
         select(User)
-        .where(User.is_active, User.testimonial.is_not(None), User.testimonial != "")
+        .where(
+            User.is_active,
+            User.testimonial.is_not(None),
+            User.testimonial_status == (status or TestimonialStatus.APPROVED),
+        )
         .order_by(User.updated_at.desc(), User.id)
     )
+
+
+def moderate_testimonial(user_id: uuid.UUID, status: str) -> User:
+    """Approve or reject the testimonial as it stands. The decision is a conditional UPDATE
+    on the text read here, so an edit made meanwhile (pending again) is never approved
+    unseen: it is 409, and the moderator reads the new text."""
+    user = get(user_id)
+    if not user.testimonial:
+        raise NotFound("This user has no testimonial.")
+    seen = user.testimonial
+    changed = affected(
+        update(User)
+        .where(User.id == user_id, User.testimonial == seen)
+        .values(testimonial_status=status, testimonial_moderated_at=utcnow())
+    )
+    if not changed:
+        raise Conflict("The testimonial changed meanwhile; read it again.", code="changed")
+    db.session.refresh(user)
+    return user
 
 
 def search(filters: dict[str, Any]) -> Select[User]:
@@ -61,12 +90,20 @@ def _refuse_self(admin: Caller, user: User, action: str) -> None:
         raise Conflict(f"You cannot {action} your own account.", code="cannot_modify_self")
 
 
+PROFILE_FIELDS = ("email", "username", "full_name")
+
+
 def administer(admin: Caller, user_id: uuid.UUID, changes: dict[str, Any]) -> User:
+    """Role, flags, and corrections of the email, username and full name (see
+    `api.auth.service.correct_by_admin` for what an email change means)."""
     user = get(user_id)
     if changes.get("role", user.role) != user.role or changes.get("is_active") is False:
         _refuse_self(admin, user, "demote or deactivate")
-    for field, value in changes.items():
-        setattr(user, field, value)
+    for field in ("role", "is_active", "is_verified"):
+        if field in changes:
+            setattr(user, field, changes[field])
+    if any(field in changes for field in PROFILE_FIELDS):
+        accounts.correct_by_admin(user, changes)
     if changes.get("is_active") is False:
         user.end_sessions()
     return user
