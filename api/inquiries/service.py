@@ -21,7 +21,7 @@ from api.mail.service import Composition, Mail, email_payload
 INQUIRY_TEMPLATE = "inquiry"
 
 
-def submit_inquiry(data: dict[str, Any], submission: Submission) -> tuple[Job, bool]:
+def submit_inquiry(data: dict[str, Any], submission: Submission) -> Job:
     inquiry = Inquiry(id=uuid.uuid4(), **data)
     job = new_job(EMAIL, submission, email_payload(INQUIRY_TEMPLATE, inquiry_id=str(inquiry.id)))
     inquiry.job_id = job.id

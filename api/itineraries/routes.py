@@ -8,6 +8,7 @@ from typing import Any
 from flask import Response
 from flask_smorest import Blueprint
 
+from api.idempotency import idempotent
 from api.itineraries import exports, service
 from api.itineraries.models import Itinerary
 from api.itineraries.schemas import (
@@ -28,6 +29,7 @@ blp = Blueprint(
 
 @blp.route("", methods=["POST"])
 @limit_from_setting("RATELIMIT_ITINERARY")
+@idempotent
 @blp.arguments(ItineraryRequestSchema())
 @blp.response(202, JobSchema)
 @blp.alt_response(200, schema=JobSchema, description="Idempotent replay of an earlier request.")
@@ -35,7 +37,7 @@ blp = Blueprint(
 def submit_itinerary(data: dict[str, Any]) -> tuple[Any, int, dict[str, Any]]:
     """Ask for a day-by-day itinerary; a worker writes it (poll the job in `Location`)."""
     submission = submission_from_request(data.pop("callback_url", None))
-    return accepted(*service.submit(data, submission))
+    return accepted(service.submit(data, submission))
 
 
 @blp.route("")
@@ -98,10 +100,11 @@ def as_text(itinerary_id: uuid.UUID) -> Response:
 
 @blp.route("/<uuid:itinerary_id>/email", methods=["POST"])
 @limit_from_setting("RATELIMIT_ACCOUNT_EMAIL")
+@idempotent
 @blp.response(202, JobSchema)
 @blp.alt_response(401, description="Sign in: the itinerary goes to your account's email.")
 def email_itinerary(itinerary_id: uuid.UUID) -> tuple[Any, int, dict[str, Any]]:
     """Email the itinerary to the signed-in user (an email job)."""
     caller = require_user()
     itinerary = service.get_visible(itinerary_id, caller)
-    return accepted(exports.send_by_email(itinerary, caller.user_id), True)
+    return accepted(exports.send_by_email(itinerary, caller.user_id))

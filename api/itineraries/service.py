@@ -85,7 +85,7 @@ def cache_key(request: dict[str, Any]) -> str:
     return hashlib.sha256(f"itinerary:v1:{encoded}".encode()).hexdigest()
 
 
-def submit(data: dict[str, Any], submission: Submission) -> tuple[Job, bool]:
+def submit(data: dict[str, Any], submission: Submission) -> Job:
     job = jobs.new_job(ITINERARY, submission, {"request": normalise(data)})
     return jobs.submit(job, submission)
 

@@ -61,7 +61,7 @@ def queue_email(template: str, owner_id: uuid.UUID | None, **references: str) ->
     """
     submission = Submission(caller=Caller.system(owner_id))
     job = new_job(EMAIL, submission, email_payload(template, **references))
-    return submit(job, submission)[0]
+    return submit(job, submission)
 
 
 def build_message(mail: Mail, message_id: str) -> OutgoingEmail:

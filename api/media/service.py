@@ -50,10 +50,11 @@ def media_references() -> list[Column[Any]]:
 # --- uploading -------------------------------------------------------------------------------
 
 
-def upload(request: Request, submission_for: Callable[[str], Submission]) -> tuple[Job, bool]:
+def upload(request: Request, submission_for: Callable[[str], Submission]) -> Job:
     """Read the multipart upload (limits enforced while streaming), stage it, enqueue a job.
 
-    `submission_for(fingerprint)` makes the Submission once the body's digest is known.
+    `submission_for(digest)` makes the Submission once the body's digest (for
+    Idempotency-Key) is known.
     """
     config = current_app.config
     received = read_upload(
