@@ -15,6 +15,7 @@ from api.extensions import db
 from api.itineraries.models import Itinerary
 from api.jobs.errors import JobFailed
 from api.jobs.models import Job
+from api.jobs.submit import Submission
 from api.mail.service import Composition, Mail, queue_email
 from api.users.models import User
 
@@ -114,10 +115,17 @@ def calendar_ics(itinerary: Itinerary) -> bytes:
     return calendar.to_ical()
 
 
-def send_by_email(itinerary: Itinerary, user_id: uuid.UUID) -> Job:
-    """An email job sending the itinerary to the account (added to the unit of work)."""
+def send_by_email(itinerary: Itinerary, submission: Submission) -> Job:
+    """An email job sending the itinerary to the signed-in caller's account (added to the unit
+    of work; its webhook goes to the submission's callback URL, if any)."""
+    user_id = submission.caller.user_id
+    assert user_id is not None  # the route requires a signed-in caller
     return queue_email(
-        ITINERARY_TEMPLATE, user_id, itinerary_id=str(itinerary.id), user_id=str(user_id)
+        ITINERARY_TEMPLATE,
+        user_id,
+        callback_url=submission.callback_url,
+        itinerary_id=str(itinerary.id),
+        user_id=str(user_id),
     )
 
 

@@ -17,7 +17,7 @@ from api.itineraries.schemas import (
     ItinerarySummarySchema,
 )
 from api.jobs.http import accepted, submission_from_request
-from api.jobs.schemas import JobSchema
+from api.jobs.schemas import CallbackSchema, JobSchema
 from api.pagination import PageArgsSchema, page_schema, paginate
 from api.ratelimits import limit_from_setting
 from api.security import current_caller, require_user
@@ -101,10 +101,15 @@ def as_text(itinerary_id: uuid.UUID) -> Response:
 @blp.route("/<uuid:itinerary_id>/email", methods=["POST"])
 @limit_from_setting("RATELIMIT_ACCOUNT_EMAIL")
 @idempotent
+@blp.arguments(CallbackSchema(), required=False)
 @blp.response(202, JobSchema)
 @blp.alt_response(401, description="Sign in: the itinerary goes to your account's email.")
-def email_itinerary(itinerary_id: uuid.UUID) -> tuple[Any, int, dict[str, Any]]:
-    """Email the itinerary to the signed-in user (an email job)."""
+@blp.alt_response(422, description="A callback URL that is not allowed.")
+def email_itinerary(
+    data: dict[str, Any] | None, itinerary_id: uuid.UUID
+) -> tuple[Any, int, dict[str, Any]]:
+    """Email the itinerary to the signed-in user (an email job; optional `callback_url`)."""
     caller = require_user()
+    submission = submission_from_request((data or {}).get("callback_url"))
     itinerary = service.get_visible(itinerary_id, caller)
-    return accepted(exports.send_by_email(itinerary, caller.user_id))
+    return accepted(exports.send_by_email(itinerary, submission))

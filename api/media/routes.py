@@ -36,6 +36,7 @@ ONE_YEAR = 365 * 24 * 3600
                     "properties": {
                         "file": {"type": "string", "format": "binary"},
                         "purpose": {"type": "string", "enum": service.PURPOSES},
+                        "callback_url": {"type": "string", "format": "uri", "maxLength": 1024},
                     },
                     "required": ["file"],
                 }
@@ -51,9 +52,9 @@ def upload() -> tuple[Any, int, dict[str, Any]]:
     """Upload a photo or video (field `file`, optional `purpose`); a media job processes it."""
     require_user()
 
-    def submission_for(digest: str) -> Submission:
+    def submission_for(digest: str, callback_url: str | None) -> Submission:
         idempotency.begin(digest)  # a repeated upload is answered from here
-        return submission_from_request()
+        return submission_from_request(callback_url)
 
     return accepted(service.upload(request, submission_for))
 
