@@ -8,6 +8,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import Select, select
 
+from api.catalogue import service as catalogue
 from api.errors import NotFound
 from api.extensions import db
 from api.inquiries.analysis import analyse
@@ -33,7 +34,7 @@ def inquiry_emails(payload: dict[str, Any]) -> Composition:
     if inquiry is None:
         raise JobFailed("inquiry_not_found", "The inquiry this email job refers to is gone.")
     if inquiry.analysis is None:  # once: a retried job reuses it (committed with its progress)
-        inquiry.analysis = analyse(inquiry)
+        inquiry.analysis = analyse(inquiry, catalogue.place_names())
         inquiry.category = inquiry.analysis["category"]
         db.session.flush()
     context = {"inquiry": inquiry, "analysis": inquiry.analysis}
