@@ -295,3 +295,73 @@ def test_gemini_fields_are_bounded_and_filled_by_the_rules_when_missing_or_odd(a
     assert len(analysis["keywords"]) == 8
     assert analysis["keywords"][0] == "k" * 40
     assert analysis["language"] == "en"  # not a language code: the rules' guess
+
+
+# --- where to stay and what to eat --------------------------------------------------------
+
+
+def with_stays(plan: dict, **day_changes) -> dict:
+    for day in plan["days"]:
+        day.update(
+            {
+                "accommodation": {
+                    "area": "ubud",
+                    "suggestion": "A rice-field villa in Penestanan.",
+                },
+                "meals": [
+                    {"time": "19:00", "suggestion": "Bebek betutu at a warung."},
+                    {"time": "12:00", "suggestion": "Nasi campur by the river."},
+                ],
+                **day_changes,
+            }
+        )
+    return plan
+
+
+def test_gemini_suggests_the_nights_and_meals_and_the_exports_carry_them(ai_app, gemini):
+    gemini.replies = [with_stays(gemini_plan(4))]
+    app = ai_app()
+
+    _job, itinerary = run_itinerary(app)
+
+    day = itinerary["days"][0]
+    assert day["accommodation"] == {
+        "area": "ubud",
+        "suggestion": "A rice-field villa in Penestanan.",
+    }
+    assert [meal["time"] for meal in day["meals"]] == ["12:00", "19:00"]  # in time order
+    schema = gemini.requests[0]["body"]["generationConfig"]["responseJsonSchema"]
+    day_schema = schema["properties"]["days"]["items"]
+    assert {"accommodation", "meals"} <= set(day_schema["required"])
+    assert "ubud" in day_schema["properties"]["accommodation"]["properties"]["area"]["enum"]
+    markdown = app.test_client().get(f"/api/v1/itineraries/{itinerary['id']}/itinerary.md")
+    assert "**Where to stay:** Ubud. A rice-field villa in Penestanan." in markdown.get_data(
+        as_text=True
+    )
+
+
+def test_an_unknown_area_or_missing_meals_are_replaced_by_the_catalogues(ai_app, gemini):
+    plan = with_stays(gemini_plan(4), meals=[])
+    plan["days"][0]["accommodation"] = {"area": "paris", "suggestion": "The Ritz."}
+    del plan["days"][1]["accommodation"]
+    gemini.replies = [plan]
+
+    _job, itinerary = run_itinerary(ai_app())
+
+    first, second = itinerary["days"][:2]
+    # Day 1 starts at Tirta Empul (destination_slug): the catalogue puts it in Ubud.
+    assert first["accommodation"]["area"] == "ubud"
+    assert first["accommodation"]["suggestion"].startswith("Stay in a boutique hotel")
+    assert second["accommodation"]["area"] == "ubud"
+    assert [meal["time"] for meal in first["meals"]] == ["07:30", "12:30", "19:30"]
+
+
+def test_too_many_meals_or_an_endless_suggestion_is_an_invalid_plan(ai_app, gemini):
+    too_many = with_stays(gemini_plan(4), meals=[{"time": "12:00", "suggestion": "Eat."}] * 5)
+    endless = with_stays(gemini_plan(4), accommodation={"area": "ubud", "suggestion": "x" * 301})
+    gemini.replies = [too_many, endless, with_stays(gemini_plan(4))]
+
+    _job, itinerary = run_itinerary(ai_app())
+
+    assert itinerary["source"] == "gemini"
+    assert gemini.calls == 3  # both were refused and retried
