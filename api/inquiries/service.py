@@ -20,6 +20,20 @@ from api.jobs.submit import Submission, new_job, submit
 from api.mail.service import Composition, Mail, email_payload
 
 INQUIRY_TEMPLATE = "inquiry"
+# The sender's confirmation, by the language the analysis detected (English otherwise):
+# template (templates/email/<name>.txt and .html) and subject.
+CONFIRMATIONS = {
+    "en": ("inquiry_confirmation", "We received your inquiry | BaliBlissed"),
+    "id": ("inquiry_confirmation_id", "Kami telah menerima pertanyaan Anda | BaliBlissed"),
+    "zh": ("inquiry_confirmation_zh", "我们已收到您的咨询 | BaliBlissed"),
+}
+
+
+def confirmation_for(language: str | None) -> tuple[str, str, str]:
+    """The confirmation's language, template and subject: `zh-CN` is `zh`; unknown is `en`."""
+    code = (language or "").split("-")[0].strip().lower()
+    code = code if code in CONFIRMATIONS else "en"
+    return (code, *CONFIRMATIONS[code])
 
 
 def submit_inquiry(data: dict[str, Any], submission: Submission) -> Job:
@@ -38,6 +52,7 @@ def inquiry_emails(payload: dict[str, Any]) -> Composition:
         inquiry.category = inquiry.analysis["category"]
         db.session.flush()
     context = {"inquiry": inquiry, "analysis": inquiry.analysis}
+    language, confirmation, subject = confirmation_for(inquiry.analysis.get("language"))
     return Composition(
         mails=[
             Mail(
@@ -51,9 +66,9 @@ def inquiry_emails(payload: dict[str, Any]) -> Composition:
             Mail(
                 key="confirmation",
                 to=inquiry.email,
-                subject="We received your inquiry | BaliBlissed",
-                template="inquiry_confirmation",
-                context=context,
+                subject=subject,
+                template=confirmation,
+                context={**context, "lang": language},
                 reply_to=current_app.config["COMPANY_TARGET_EMAIL"],
             ),
         ],
