@@ -42,6 +42,7 @@ from api.extensions import (
     redis_client,
     security_store,
 )
+from api.feeds.routes import blp as feeds_blp
 from api.inquiries.routes import blp as inquiries_blp
 from api.integrations.email import create_sender
 from api.integrations.gemini import Guard, create_model
@@ -160,5 +161,6 @@ def _register_blueprints(app: Flask) -> None:
         media_blp,
         blog_blp,
         reviews_blp,
+        feeds_blp,
     ):
         api.register_blueprint(blueprint)

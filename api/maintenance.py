@@ -11,6 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from api import idempotency
 from api.blog import views
 from api.database import unit_of_work
 from api.jobs import sweeper
@@ -48,7 +49,7 @@ PERIODIC: tuple[Periodic, ...] = (
     Periodic(
         name="purge-idempotency-keys",
         task="maintenance.purge_idempotency_keys",
-        work=sweeper.purge_idempotency_keys,
+        work=idempotency.purge_expired,
         every=lambda _config: 3600.0,
         command=("jobs", "purge-idempotency-keys"),
         help="Forget Idempotency-Keys older than IDEMPOTENCY_TTL_HOURS.",

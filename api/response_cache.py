@@ -115,12 +115,17 @@ def _fetch(version_key: str, entry_key: str, visit: Visit | None) -> tuple[Any, 
 
 
 def get_or_build(
-    namespace: str, key: str, build: Callable[[], Any], visit: Visit | None = None
+    namespace: str,
+    key: str,
+    build: Callable[[], Any],
+    visit: Visit | None = None,
+    encode: Callable[[Any], bytes] = serialise,
 ) -> tuple[bytes, str]:
     """The cached body and ETag for `key`, building and storing them on a miss: one Redis
-    round trip on a hit, the view of a post (`visit`) counted in it."""
+    round trip on a hit, the view of a post (`visit`) counted in it. `encode` turns what
+    `build` returns into the body (JSON by default; the feeds build XML)."""
     if not current_app.config["RESPONSE_CACHE_SECONDS"]:  # caching turned off
-        body = serialise(build())
+        body = encode(build())
         return body, etag(body)
     entry_key = f"{namespace}:{key}"
     current, entry = _fetch(f"{namespace}:version", entry_key, visit)
@@ -131,13 +136,15 @@ def get_or_build(
     CACHE_REQUESTS.labels(namespace, "miss").inc()
     if has_request_context():  # misses (not hits) count against the public-read limit
         ratelimits.charge("RATELIMIT_PUBLIC_READ")
-    body = serialise(build())
+    body = encode(build())
     tag = etag(body)
     cache.set(entry_key, (current, body, tag), timeout=current_app.config["RESPONSE_CACHE_SECONDS"])
     return body, tag
 
 
-def json_response(body: bytes, tag: str, *, public: bool = True) -> Response:
+def json_response(
+    body: bytes, tag: str, *, public: bool = True, mimetype: str = "application/json"
+) -> Response:
     """200 with the body, or 304 when If-None-Match names this ETag."""
     max_age = current_app.config["HTTP_CACHE_MAX_AGE"]
     headers = {
@@ -146,7 +153,7 @@ def json_response(body: bytes, tag: str, *, public: bool = True) -> Response:
     }
     if tag in request.headers.get("If-None-Match", ""):
         return Response(status=304, headers=headers)
-    return Response(body, mimetype="application/json", headers=headers)
+    return Response(body, mimetype=mimetype, headers=headers)
 
 
 def uncached_json(data: Any, *, public: bool = False) -> Response:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import running_worker, wait_for_job
+from tests.conftest import running_worker, token_for, wait_for_job
 from tests.support.fake_gemini import FakeGemini
 from tests.test_inquiries import VALID as INQUIRY
 from tests.test_itineraries import REQUEST
@@ -228,3 +228,140 @@ def test_chat_falls_back_to_the_local_answerer_at_once(ai_app, gemini):
     assert reply["source"] == "local"
     assert "Amed" in reply["reply"]
     assert gemini.calls == 1  # no retries while the caller waits
+
+
+def test_gemini_writes_the_reply_action_and_keywords_shown_in_the_back_office(
+    ai_app, gemini, tmp_path
+):
+    gemini.replies = [
+        {
+            "category": "Booking Inquiry",
+            "urgency": "Medium",
+            "language": "en",
+            "summary": "A family of four wants to book Ubud in March.",
+            "suggested_reply": "Dear Ayu, we would love to host your family in Ubud.",
+            "required_action": "Send a March quote for four in Ubud.",
+            "keywords": ["Ubud", "March", "family of four"],
+        }
+    ]
+    app = ai_app()
+    client = app.test_client()
+    with running_worker(app):
+        job = wait_for_job(
+            client, client.post("/api/v1/inquiries", json=INQUIRY).headers["Location"]
+        )
+
+    (inquiry,) = client.get("/api/v1/inquiries", headers=token_for(app, role="admin")).get_json()[
+        "items"
+    ]
+    assert inquiry["analysis"] == job["result"]["analysis"]
+    assert inquiry["analysis"]["source"] == "gemini"
+    assert inquiry["analysis"]["suggested_reply"] == (
+        "Dear Ayu, we would love to host your family in Ubud."
+    )
+    assert inquiry["analysis"]["required_action"] == "Send a March quote for four in Ubud."
+    assert inquiry["analysis"]["keywords"] == ["Ubud", "March", "family of four"]
+    schema = gemini.requests[0]["body"]["generationConfig"]["responseJsonSchema"]
+    assert {"suggested_reply", "required_action", "keywords"} <= set(schema["properties"])
+    company = next(p.read_text() for p in (tmp_path / "outbox").glob("*.company*.eml"))
+    assert "Send a March quote for four in Ubud." in company
+
+
+def test_gemini_fields_are_bounded_and_filled_by_the_rules_when_missing_or_odd(ai_app, gemini):
+    gemini.replies = [
+        {
+            "category": "Itinerary Planning",
+            "urgency": "Low",
+            "language": "Indonesian, mostly",
+            "summary": "Plan a week.",
+            "suggested_reply": "x" * 5000,
+            "required_action": 42,
+            "keywords": ["k" * 100, *(f"word{n}" for n in range(30))],
+        }
+    ]
+    app = ai_app()
+    client = app.test_client()
+    with running_worker(app):
+        job = wait_for_job(
+            client, client.post("/api/v1/inquiries", json=INQUIRY).headers["Location"]
+        )
+
+    analysis = job["result"]["analysis"]
+    assert analysis["source"] == "gemini"
+    assert len(analysis["suggested_reply"]) == 1500
+    assert analysis["required_action"] == (
+        "Draft a day-by-day itinerary proposal and send it with a quote."
+    )
+    assert len(analysis["keywords"]) == 8
+    assert analysis["keywords"][0] == "k" * 40
+    assert analysis["language"] == "en"  # not a language code: the rules' guess
+
+
+# --- where to stay and what to eat --------------------------------------------------------
+
+
+def with_stays(plan: dict, **day_changes) -> dict:
+    for day in plan["days"]:
+        day.update(
+            {
+                "accommodation": {
+                    "area": "ubud",
+                    "suggestion": "A rice-field villa in Penestanan.",
+                },
+                "meals": [
+                    {"time": "19:00", "suggestion": "Bebek betutu at a warung."},
+                    {"time": "12:00", "suggestion": "Nasi campur by the river."},
+                ],
+                **day_changes,
+            }
+        )
+    return plan
+
+
+def test_gemini_suggests_the_nights_and_meals_and_the_exports_carry_them(ai_app, gemini):
+    gemini.replies = [with_stays(gemini_plan(4))]
+    app = ai_app()
+
+    _job, itinerary = run_itinerary(app)
+
+    day = itinerary["days"][0]
+    assert day["accommodation"] == {
+        "area": "ubud",
+        "suggestion": "A rice-field villa in Penestanan.",
+    }
+    assert [meal["time"] for meal in day["meals"]] == ["12:00", "19:00"]  # in time order
+    schema = gemini.requests[0]["body"]["generationConfig"]["responseJsonSchema"]
+    day_schema = schema["properties"]["days"]["items"]
+    assert {"accommodation", "meals"} <= set(day_schema["required"])
+    assert "ubud" in day_schema["properties"]["accommodation"]["properties"]["area"]["enum"]
+    markdown = app.test_client().get(f"/api/v1/itineraries/{itinerary['id']}/itinerary.md")
+    assert "**Where to stay:** Ubud. A rice-field villa in Penestanan." in markdown.get_data(
+        as_text=True
+    )
+
+
+def test_an_unknown_area_or_missing_meals_are_replaced_by_the_catalogues(ai_app, gemini):
+    plan = with_stays(gemini_plan(4), meals=[])
+    plan["days"][0]["accommodation"] = {"area": "paris", "suggestion": "The Ritz."}
+    del plan["days"][1]["accommodation"]
+    gemini.replies = [plan]
+
+    _job, itinerary = run_itinerary(ai_app())
+
+    first, second = itinerary["days"][:2]
+    # Day 1 starts at Tirta Empul (destination_slug): the catalogue puts it in Ubud.
+    assert first["accommodation"]["area"] == "ubud"
+    assert first["accommodation"]["suggestion"].startswith("Stay in a boutique hotel")
+    assert second["accommodation"]["area"] == "ubud"
+    assert [meal["time"] for meal in first["meals"]] == ["07:30", "12:30", "19:30"]
+
+
+def test_too_many_meals_or_an_endless_suggestion_is_an_invalid_plan(ai_app, gemini):
+    too_many = with_stays(gemini_plan(4), meals=[{"time": "12:00", "suggestion": "Eat."}] * 5)
+    endless = with_stays(gemini_plan(4), accommodation={"area": "ubud", "suggestion": "x" * 301})
+    gemini.replies = [too_many, endless, with_stays(gemini_plan(4))]
+
+    _job, itinerary = run_itinerary(ai_app())
+
+    assert itinerary["source"] == "gemini"
+    assert gemini.calls == 3  # both were refused and retried

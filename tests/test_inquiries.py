@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import email
+import email.message
+import email.policy
 from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 
+from api.inquiries.service import confirmation_for
 from tests.conftest import sql, wait_for_job
 
 VALID = {
@@ -125,3 +129,55 @@ def test_html_in_an_inquiry_is_escaped_in_the_company_email(client, worker, tmp_
     html = company.split("Content-Type: text/html", 1)[1]
     assert "<script>" not in html
     assert "&lt;script&gt;" in html
+
+
+def confirmation_sent(outbox: Path) -> email.message.EmailMessage:
+    (path,) = outbox.glob("*.confirmation*.eml")
+    return email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+
+
+@pytest.mark.parametrize(
+    ("message", "subject", "phrase", "lang"),
+    [
+        (
+            "Saya ingin pesan tur ke Ubud untuk keluarga dan teman kami",
+            "Kami telah menerima pertanyaan Anda | BaliBlissed",
+            "dalam 24-48 jam",
+            "id",
+        ),
+        (
+            "我们想在三月去巴厘岛旅游七天 请帮我们安排行程",
+            "我们已收到您的咨询 | BaliBlissed",
+            "24-48 小时内回复您",
+            "zh",
+        ),
+        (
+            "Wir möchten nach Bali und ich habe eine Frage zu Ubud",
+            "We received your inquiry | BaliBlissed",
+            "within 24-48 hours",
+            "en",
+        ),
+    ],
+)
+def test_the_confirmation_is_in_the_language_of_the_inquiry(
+    client, worker, tmp_path, message, subject, phrase, lang
+):
+    response = client.post("/api/v1/inquiries", json={**VALID, "message": message})
+
+    job = wait_for_job(client, response.headers["Location"])
+
+    sent = confirmation_sent(tmp_path / "outbox")
+    assert job["status"] == "succeeded", job
+    assert sent["Subject"] == subject
+    assert phrase in " ".join(sent.get_body(("plain",)).get_content().split())
+    html = sent.get_body(("html",)).get_content()
+    assert f'<html lang="{lang}">' in html
+    assert message not in html  # the unverified sender's text is never echoed
+
+
+@pytest.mark.parametrize(
+    ("language", "expected"),
+    [("zh-CN", "zh"), ("ID", "id"), ("en", "en"), ("fr", "en"), ("", "en"), (None, "en")],
+)
+def test_confirmation_languages_fall_back_to_english(language, expected):
+    assert confirmation_for(language)[0] == expected

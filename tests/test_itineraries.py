@@ -194,3 +194,49 @@ def test_idempotent_itinerary_submission(client):
     assert first.status_code == 202
     assert second.status_code == 200
     assert second.get_json()["id"] == first.get_json()["id"]
+
+
+def test_days_say_where_to_stay_and_what_to_eat_in_every_export(app, client, worker, tmp_path):
+    owner = token_for(app)
+    job = create(client, headers=owner)
+    link = job["links"]["result"]
+
+    itinerary = client.get(link, headers=owner).get_json()
+    markdown = client.get(f"{link}/itinerary.md", headers=owner).get_data(as_text=True)
+    text = client.get(f"{link}/itinerary.txt", headers=owner).get_data(as_text=True)
+    mailed = client.post(f"{link}/email", headers=owner)
+    wait_for_job(client, mailed.headers["Location"], headers=owner)
+
+    areas = {row[0] for row in sql(app, "SELECT DISTINCT area FROM destinations")}
+    for day in itinerary["days"]:
+        assert day["accommodation"]["area"] in areas
+        assert day["accommodation"]["suggestion"]
+        assert [meal["time"] for meal in day["meals"]][1:] == ["12:30", "19:30"]
+    first = itinerary["days"][0]
+    area = first["accommodation"]["area"].replace("-", " ").title()
+    stay = f"{area}. {first['accommodation']['suggestion']}"
+    assert markdown.count("**Where to stay:** ") == 4
+    assert f"**Where to stay:** {stay}" in markdown
+    assert f"- 12:30 {first['meals'][1]['suggestion']}" in markdown
+    assert f"Stay: {stay}" in text
+    assert f"12:30 {first['meals'][1]['suggestion']}" in text
+    (sent,) = [
+        email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
+        for p in (tmp_path / "outbox").glob("*.eml")
+    ]
+    assert f"**Where to stay:** {stay}" in sent.get_body(("plain",)).get_content()
+    html = sent.get_body(("html",)).get_content()
+    assert "Where to stay:</strong>" in html
+    assert first["meals"][1]["suggestion"] in html
+
+
+def test_a_long_whatsapp_text_keeps_the_nights_but_drops_the_details(client, worker):
+    job = create(client, duration_days=30, pace="packed")
+
+    plain = client.get(f"{job['links']['result']}/itinerary.txt").get_data(as_text=True)
+
+    assert len(plain) <= 4000
+    assert "Meals: " not in plain  # the details went
+    days_shown = plain.count("\n*Day ")
+    assert days_shown > 10
+    assert plain.count("Stay: ") >= days_shown - 1  # the last day may be cut

@@ -98,6 +98,8 @@ def upload(client, headers, data: bytes, filename="photo.jpg", purpose=None, **k
     form = {"file": (io.BytesIO(data), filename, kwargs.pop("mimetype", "image/jpeg"))}
     if purpose:
         form["purpose"] = purpose
+    if "callback_url" in kwargs:
+        form["callback_url"] = kwargs.pop("callback_url")
     return client.post(
         "/api/v1/media", data=form, headers=headers, content_type="multipart/form-data", **kwargs
     )

@@ -144,3 +144,36 @@ def test_minimum_budget():
     assert planner.minimum_budget(7, 2, 0) == 560
     assert planner.minimum_budget(1, 1, 0) == 300
     assert planner.minimum_budget(10, 2, 2) == math.ceil(10 * (80 + 40) / 10) * 10
+
+
+def test_each_night_is_in_the_area_of_the_days_places_and_meals_follow_the_day():
+    plan = planner.plan(request(duration_days=8, interests=["volcano", "temples"]), CATALOGUE)
+    areas = {item["area"] for item in CATALOGUE}
+
+    previous = planner.DEFAULT_AREA
+    for day in plan["days"]:
+        stay = day["accommodation"]
+        places = [
+            BY_SLUG[a["destination_slug"]] for a in day["activities"] if "destination_slug" in a
+        ]
+        expected = places[0]["area"] if places else previous
+        assert stay["area"] == expected
+        assert stay["area"] in areas
+        assert stay["suggestion"].startswith("Stay in a boutique hotel with a pool: ")
+        times = [meal["time"] for meal in day["meals"]]
+        assert times == sorted(times)
+        assert len(times) == 3
+        assert day["meals"][1]["suggestion"].startswith("Lunch: ")
+        if minutes(day["activities"][0]["time"]) < minutes("07:30"):  # a sunrise start
+            assert day["meals"][0]["time"] == day["activities"][0]["time"]
+            assert "packed breakfast" in day["meals"][0]["suggestion"]
+        previous = stay["area"]
+    assert any("packed breakfast" in day["meals"][0]["suggestion"] for day in plan["days"])
+
+
+def test_the_kind_of_stay_follows_the_budget_tier():
+    def first_stay(tier):
+        return planner.plan(request(budget=tier), CATALOGUE)["days"][0]["accommodation"]
+
+    assert "homestay" in first_stay("budget")["suggestion"]
+    assert "villa" in first_stay("luxury")["suggestion"]

@@ -20,6 +20,8 @@ from tests.conftest import WorkerProcess, running_worker, sql, token_for, wait_f
 from tests.support.tls import TestAuthority
 from tests.support.webhook_receiver import WebhookReceiver
 from tests.test_inquiries import VALID
+from tests.test_itineraries import REQUEST as ITINERARY
+from tests.test_media import jpeg_with_exif, upload
 
 TOLERANCE_SECONDS = 300
 DEADLINE_SECONDS = 2  # WEBHOOK_TIMEOUT_SECONDS in the tarpit tests
@@ -516,3 +518,74 @@ def test_deliveries_of_someone_elses_job_are_404(hook_app):
     assert client.get(f"/api/v1/jobs/{job['id']}/deliveries", headers=owner).get_json() == []
     other = client.get(f"/api/v1/jobs/{job['id']}/deliveries", headers=token_for(hook_app))
     assert other.status_code == 404
+
+
+# --- callback_url on every submission: media uploads and the itinerary email --------------
+
+
+def test_a_media_upload_with_a_callback_gets_a_signed_webhook(hook_app):
+    client = hook_app.test_client()
+    headers = token_for(hook_app)
+    secret = client.get("/api/v1/webhooks/secret", headers=headers).get_json()["secret"]
+    with WebhookReceiver() as receiver, running_worker(hook_app):
+        response = upload(client, headers, jpeg_with_exif(), callback_url=receiver.url)
+        assert response.status_code == 202, response.get_json()
+        job = wait_for_job(client, response.headers["Location"], headers=headers)
+        (delivery,) = receiver.wait_for(1)
+
+    assert verify_standard_webhook(secret, delivery.headers, delivery.body)
+    payload = json.loads(delivery.body)
+    assert payload["type"] == "job.succeeded"
+    assert payload["data"]["id"] == job["id"]
+    assert payload["data"]["kind"] == "media"
+
+
+def test_the_itinerary_email_with_a_callback_gets_a_signed_webhook(hook_app):
+    client = hook_app.test_client()
+    headers = token_for(hook_app)
+    secret = client.get("/api/v1/webhooks/secret", headers=headers).get_json()["secret"]
+    with WebhookReceiver() as receiver, running_worker(hook_app):
+        trip = client.post("/api/v1/itineraries", json=ITINERARY, headers=headers)
+        made = wait_for_job(client, trip.headers["Location"], headers=headers)
+        url = f"/api/v1/itineraries/{made['result']['itinerary_id']}/email"
+        response = client.post(url, json={"callback_url": receiver.url}, headers=headers)
+        assert response.status_code == 202, response.get_json()
+        job = wait_for_job(client, response.headers["Location"], headers=headers)
+        (delivery,) = receiver.wait_for(1)
+
+    assert verify_standard_webhook(secret, delivery.headers, delivery.body)
+    payload = json.loads(delivery.body)
+    assert payload["data"]["id"] == job["id"]
+    assert payload["data"]["kind"] == "email"
+
+
+def test_the_itinerary_email_still_needs_no_body(app, client, worker):
+    headers = token_for(app)
+    trip = client.post("/api/v1/itineraries", json=ITINERARY, headers=headers)
+    made = wait_for_job(client, trip.headers["Location"], headers=headers)
+
+    response = client.post(
+        f"/api/v1/itineraries/{made['result']['itinerary_id']}/email", headers=headers
+    )
+
+    assert response.status_code == 202
+    assert sql(app, "SELECT callback_url FROM jobs WHERE kind = 'email'") == [(None,)]
+
+
+@pytest.mark.parametrize(
+    "url", ["http://127.0.0.1:9/hook", "ftp://hooks.example.com/x", "https://" + "a" * 1100]
+)
+def test_private_or_odd_callbacks_on_uploads_and_the_itinerary_email_are_422(app, client, url):
+    headers = token_for(app)
+    itinerary_id = sql(app, "SELECT gen_random_uuid()")[0][0]
+
+    uploaded = upload(client, headers, jpeg_with_exif(), callback_url=url)
+    emailed = client.post(
+        f"/api/v1/itineraries/{itinerary_id}/email", json={"callback_url": url}, headers=headers
+    )
+
+    assert uploaded.status_code == 422
+    assert "callback_url" in uploaded.get_json()["errors"]
+    assert emailed.status_code == 422
+    assert "callback_url" in emailed.get_json()["errors"]
+    assert sql(app, "SELECT count(*) FROM jobs") == [(0,)]

@@ -25,6 +25,7 @@ from api.auth.schemas import (
     TokenPairSchema,
     TokenSchema,
 )
+from api.idempotency import idempotent
 from api.ratelimits import limit_from_setting
 from api.security import load_token_user, require_user
 from api.users.models import User
@@ -37,6 +38,7 @@ EMAIL_SENT_IF_KNOWN = {"detail": "If an account matches, we have sent it an emai
 
 @blp.route("/register", methods=["POST"])
 @limit_from_setting("RATELIMIT_REGISTER")
+@idempotent
 @blp.arguments(RegisterSchema())
 @blp.response(201, UserSchema)
 @blp.alt_response(409, description="Email or username already used.")

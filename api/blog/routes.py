@@ -18,6 +18,7 @@ from api.blog.schemas import (
     PostUpdateSchema,
 )
 from api.errors import NotFound
+from api.idempotency import idempotent
 from api.ratelimits import exempt
 from api.security import current_caller, require_user
 
@@ -43,6 +44,7 @@ def list_posts(args: dict[str, Any]) -> Response:
 
 
 @blp.route("", methods=["POST"])
+@idempotent
 @blp.arguments(PostCreateSchema())
 @blp.response(201, PostSchema)
 @blp.alt_response(403, description="Verify your email first.")

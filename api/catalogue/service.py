@@ -70,6 +70,17 @@ def all_destinations() -> list[dict[str, Any]]:
     return destinations
 
 
+def area_name(area: str) -> str:
+    """An area's display name: `nusa-islands` -> `Nusa Islands`."""
+    return area.replace("-", " ").title()
+
+
+def place_names() -> list[str]:
+    """The areas' and destinations' names (what an inquiry or a question may mention)."""
+    items = all_destinations()
+    return sorted({area_name(item["area"]) for item in items} | {item["name"] for item in items})
+
+
 def search(area: str | None, category: str | None, tag: str | None) -> list[dict[str, Any]]:
     return [
         item

@@ -8,6 +8,7 @@ from flask_smorest import Blueprint
 
 from api.chat import service
 from api.chat.schemas import ChatReplySchema, ChatRequestSchema
+from api.idempotency import idempotent
 from api.ratelimits import limit_from_setting
 
 blp = Blueprint("chat", __name__, url_prefix="/api/v1/chat", description="Travel chatbot.")
@@ -15,6 +16,7 @@ blp = Blueprint("chat", __name__, url_prefix="/api/v1/chat", description="Travel
 
 @blp.route("", methods=["POST"])
 @limit_from_setting("RATELIMIT_CHAT")
+@idempotent
 @blp.arguments(ChatRequestSchema())
 @blp.response(200, ChatReplySchema)
 def chat(data: dict[str, Any]) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from typing import Any
 
 from flask_smorest import Blueprint
 
+from api.idempotency import idempotent
 from api.inquiries import service
 from api.inquiries.models import Inquiry
 from api.inquiries.schemas import (
@@ -29,6 +30,7 @@ blp = Blueprint(
 
 @blp.route("", methods=["POST"])
 @limit_from_setting("RATELIMIT_INQUIRY")
+@idempotent
 @blp.arguments(InquiryCreateSchema())
 @blp.response(202, JobSchema)
 @blp.alt_response(200, schema=JobSchema, description="Idempotent replay of an earlier request.")
@@ -37,7 +39,7 @@ blp = Blueprint(
 def submit_inquiry(data: dict[str, Any]) -> tuple[Any, int, dict[str, Any]]:
     """Send an inquiry: stored now, emailed by a worker (poll the job in `Location`)."""
     submission = submission_from_request(data.pop("callback_url", None))
-    return accepted(*service.submit_inquiry(data, submission))
+    return accepted(service.submit_inquiry(data, submission))
 
 
 @blp.route("")

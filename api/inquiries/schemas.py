@@ -5,6 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from api.fields import Text, not_disposable_email, not_in_past
+from api.inquiries.analysis import CATEGORIES, URGENCIES
 from api.inquiries.models import InquiryStatus
 from api.jobs.schemas import CallbackSchema
 from api.pagination import PageArgsSchema
@@ -23,6 +24,20 @@ class InquiryCreateSchema(CallbackSchema):
     group_size = fields.Integer(strict=True, validate=validate.Range(min=1, max=100))
 
 
+class AnalysisSchema(Schema):
+    """What the analysis found (Gemini or the local rules); older analyses may lack the
+    original backend's three fields (`suggested_reply`, `required_action`, `keywords`)."""
+
+    category = fields.String(metadata={"enum": CATEGORIES})
+    urgency = fields.String(metadata={"enum": URGENCIES})
+    language = fields.String(metadata={"description": "ISO 639-1 code, e.g. en, id, zh."})
+    summary = fields.String()
+    suggested_reply = fields.String(metadata={"description": "A reply the agent could send."})
+    required_action = fields.String(metadata={"description": "What the agent does next."})
+    keywords = fields.List(fields.String(), metadata={"description": "At most 8."})
+    source = fields.String(metadata={"enum": ["gemini", "local"]})
+
+
 class InquirySchema(Schema):
     id = fields.UUID()
     name = fields.String()
@@ -34,7 +49,7 @@ class InquirySchema(Schema):
     group_size = fields.Integer(allow_none=True)
     status = fields.String(metadata={"enum": STATUSES})
     category = fields.String(allow_none=True)
-    analysis = fields.Dict(allow_none=True)
+    analysis = fields.Nested(AnalysisSchema, allow_none=True)
     job_id = fields.UUID(allow_none=True)
     created_at = fields.AwareDateTime()
     updated_at = fields.AwareDateTime()

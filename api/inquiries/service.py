@@ -8,6 +8,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import Select, select
 
+from api.catalogue import service as catalogue
 from api.errors import NotFound
 from api.extensions import db
 from api.inquiries.analysis import analyse
@@ -19,9 +20,23 @@ from api.jobs.submit import Submission, new_job, submit
 from api.mail.service import Composition, Mail, email_payload
 
 INQUIRY_TEMPLATE = "inquiry"
+# The sender's confirmation, by the language the analysis detected (English otherwise):
+# template (templates/email/<name>.txt and .html) and subject.
+CONFIRMATIONS = {
+    "en": ("inquiry_confirmation", "We received your inquiry | BaliBlissed"),
+    "id": ("inquiry_confirmation_id", "Kami telah menerima pertanyaan Anda | BaliBlissed"),
+    "zh": ("inquiry_confirmation_zh", "我们已收到您的咨询 | BaliBlissed"),
+}
 
 
-def submit_inquiry(data: dict[str, Any], submission: Submission) -> tuple[Job, bool]:
+def confirmation_for(language: str | None) -> tuple[str, str, str]:
+    """The confirmation's language, template and subject: `zh-CN` is `zh`; unknown is `en`."""
+    code = (language or "").split("-")[0].strip().lower()
+    code = code if code in CONFIRMATIONS else "en"
+    return (code, *CONFIRMATIONS[code])
+
+
+def submit_inquiry(data: dict[str, Any], submission: Submission) -> Job:
     inquiry = Inquiry(id=uuid.uuid4(), **data)
     job = new_job(EMAIL, submission, email_payload(INQUIRY_TEMPLATE, inquiry_id=str(inquiry.id)))
     inquiry.job_id = job.id
@@ -33,10 +48,11 @@ def inquiry_emails(payload: dict[str, Any]) -> Composition:
     if inquiry is None:
         raise JobFailed("inquiry_not_found", "The inquiry this email job refers to is gone.")
     if inquiry.analysis is None:  # once: a retried job reuses it (committed with its progress)
-        inquiry.analysis = analyse(inquiry)
+        inquiry.analysis = analyse(inquiry, catalogue.place_names())
         inquiry.category = inquiry.analysis["category"]
         db.session.flush()
     context = {"inquiry": inquiry, "analysis": inquiry.analysis}
+    language, confirmation, subject = confirmation_for(inquiry.analysis.get("language"))
     return Composition(
         mails=[
             Mail(
@@ -50,9 +66,9 @@ def inquiry_emails(payload: dict[str, Any]) -> Composition:
             Mail(
                 key="confirmation",
                 to=inquiry.email,
-                subject="We received your inquiry | BaliBlissed",
-                template="inquiry_confirmation",
-                context=context,
+                subject=subject,
+                template=confirmation,
+                context={**context, "lang": language},
                 reply_to=current_app.config["COMPANY_TARGET_EMAIL"],
             ),
         ],

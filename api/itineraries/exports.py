@@ -10,11 +10,13 @@ from zoneinfo import ZoneInfo
 from flask import current_app
 from icalendar import Calendar, Event
 
+from api.catalogue.service import area_name
 from api.errors import ValidationFailed
 from api.extensions import db
 from api.itineraries.models import Itinerary
 from api.jobs.errors import JobFailed
 from api.jobs.models import Job
+from api.jobs.submit import Submission
 from api.mail.service import Composition, Mail, queue_email
 from api.users.models import User
 
@@ -25,6 +27,14 @@ WHATSAPP_LIMIT = 4000  # characters; WhatsApp allows more, but phones show this 
 
 def _money(amount: float) -> str:
     return f"US${amount:,.0f}"
+
+
+def _stay(stay: dict[str, str]) -> str:
+    return f"{area_name(stay['area'])}. {stay['suggestion']}"
+
+
+def _meal(meal: dict[str, str]) -> str:
+    return f"{meal['time']} {meal['suggestion']}"
 
 
 def markdown(itinerary: Itinerary) -> str:
@@ -45,6 +55,10 @@ def markdown(itinerary: Itinerary) -> str:
             if activity.get("description"):
                 lines.append(f"  {activity['description']}")
         lines.append("")
+        if day.get("accommodation"):
+            lines += [f"**Where to stay:** {_stay(day['accommodation'])}", ""]
+        if day.get("meals"):
+            lines += ["**Meals:**", *[f"- {_meal(meal)}" for meal in day["meals"]], ""]
     budget = itinerary.estimated_budget
     lines += [
         "## Budget",
@@ -70,6 +84,13 @@ def whatsapp_text(itinerary: Itinerary) -> str:
                 lines.append(f"{activity['time']} {activity['title']}")
                 if with_details and activity.get("description"):
                     lines.append(f"   {activity['description']}")
+            if day.get("accommodation"):
+                stay = day["accommodation"]
+                lines.append(
+                    f"Stay: {_stay(stay)}" if with_details else f"Stay: {area_name(stay['area'])}"
+                )
+            if with_details and day.get("meals"):
+                lines.append("Meals: " + "; ".join(_meal(meal) for meal in day["meals"]))
             lines.append("")
         total = itinerary.estimated_budget.get("total", 0)
         lines += [
@@ -114,10 +135,17 @@ def calendar_ics(itinerary: Itinerary) -> bytes:
     return calendar.to_ical()
 
 
-def send_by_email(itinerary: Itinerary, user_id: uuid.UUID) -> Job:
-    """An email job sending the itinerary to the account (added to the unit of work)."""
+def send_by_email(itinerary: Itinerary, submission: Submission) -> Job:
+    """An email job sending the itinerary to the signed-in caller's account (added to the unit
+    of work; its webhook goes to the submission's callback URL, if any)."""
+    user_id = submission.caller.user_id
+    assert user_id is not None  # the route requires a signed-in caller
     return queue_email(
-        ITINERARY_TEMPLATE, user_id, itinerary_id=str(itinerary.id), user_id=str(user_id)
+        ITINERARY_TEMPLATE,
+        user_id,
+        callback_url=submission.callback_url,
+        itinerary_id=str(itinerary.id),
+        user_id=str(user_id),
     )
 
 
@@ -133,7 +161,12 @@ def itinerary_email(payload: dict[str, Any]) -> Composition:
                 to=user.email,
                 subject=f"Your Bali itinerary: {itinerary.title}",
                 template=ITINERARY_TEMPLATE,
-                context={"user": user, "itinerary": itinerary, "text": markdown(itinerary)},
+                context={
+                    "user": user,
+                    "itinerary": itinerary,
+                    "text": markdown(itinerary),
+                    "area_name": area_name,
+                },
             )
         ],
         result={"itinerary_id": str(itinerary.id)},

@@ -90,6 +90,65 @@ INTEREST_TIPS = {
 }
 
 
+# Where to stay and what to eat, per catalogue area (the original's "HANDPICKED ACCOMMODATIONS"
+# and "CULINARY EXPERIENCES", made per day): the night goes where the day's places are.
+STAYS = {
+    "ubud": "central Ubud or Penestanan, walking distance to the palace, market and rice fields",
+    "south": "Seminyak or Sanur for beaches and restaurants, or Jimbaran near the airport",
+    "east": "Amed or Candidasa on the coast, or Sidemen among the rice terraces",
+    "north": "Lovina on the quiet black-sand coast",
+    "west": "Pemuteran, the base for Menjangan Island and West Bali National Park",
+    "kintamani": "a lodge on the Batur caldera rim, close to the trailheads",
+    "bedugul": "a lakeside or hill lodge in Bedugul or Munduk, cool at night",
+    "nusa-islands": "Nusa Lembongan near the harbour, a short boat from Nusa Penida",
+}
+STAY_KIND = {
+    "budget": "a family-run homestay or guesthouse",
+    "moderate": "a boutique hotel with a pool",
+    "luxury": "a private pool villa or resort",
+}
+AREA_FOOD = {  # (lunch, dinner)
+    "ubud": ("nasi campur at a warung", "Balinese smoked duck (bebek betutu) in Ubud"),
+    "south": ("a beach-club lunch or nasi goreng", "grilled seafood on Jimbaran beach"),
+    "east": ("fresh fish satay (sate lilit) by the sea", "a warung dinner in Amed"),
+    "north": ("a Lovina seafood warung", "grilled fish and sambal matah in Lovina"),
+    "west": ("a warung lunch in Pemuteran", "dinner at your Pemuteran hotel by the beach"),
+    "kintamani": ("lunch with a view of Mount Batur", "a warm soup (soto ayam) in Kintamani"),
+    "bedugul": ("strawberries and a warung lunch near the lake", "a cosy dinner in Munduk"),
+    "nusa-islands": ("a cliff-top warung lunch", "sunset dinner on Nusa Lembongan"),
+}
+DEFAULT_AREA = "south"  # the airport's side of the island
+BREAKFAST = 7 * 60 + 30
+
+
+def stay(area: str, tier: str) -> dict[str, str]:
+    """Where to spend the night in `area`, for the budget tier."""
+    area = area if area in STAYS else DEFAULT_AREA
+    return {"area": area, "suggestion": f"Stay in {STAY_KIND[tier]}: {STAYS[area]}."}
+
+
+def meals(area: str, first_start: int | None) -> list[dict[str, str]]:
+    """Breakfast (packed, and as early as the day, for a sunrise start), lunch and dinner in
+    `area`."""
+    lunch, dinner = AREA_FOOD.get(area, AREA_FOOD[DEFAULT_AREA])
+    if first_start is not None and first_start < BREAKFAST:
+        breakfast = {
+            "time": _clock(first_start),
+            "suggestion": "A packed breakfast from your hotel for the early start",
+        }
+    else:
+        breakfast = {"time": _clock(BREAKFAST), "suggestion": "Breakfast at your hotel"}
+    return [
+        breakfast,
+        {"time": "12:30", "suggestion": f"Lunch: {lunch}"},
+        {"time": "19:30", "suggestion": f"Dinner: {dinner}"},
+    ]
+
+
+def _clock(minutes: int) -> str:
+    return f"{minutes // 60:02d}:{minutes % 60:02d}"
+
+
 def travellers(request: dict[str, Any]) -> tuple[int, int]:
     party = request["travelers"]
     return party["adults"], party.get("children", 0)
@@ -197,7 +256,7 @@ def _schedule(places: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
 
 def _activity(start: int, place: dict[str, Any]) -> dict[str, Any]:
     return {
-        "time": f"{start // 60:02d}:{start % 60:02d}",
+        "time": _clock(start),
         "title": place["name"],
         "description": place["description"],
         "location": place["name"],
@@ -255,6 +314,7 @@ def plan(request: dict[str, Any], catalogue: list[dict[str, Any]]) -> dict[str, 
     remaining = _candidates(request, catalogue)
     start_date = date.fromisoformat(request["start_date"]) if request.get("start_date") else None
     days, activities_cost, areas = [], 0, []
+    area = DEFAULT_AREA  # a free day sleeps where the day before did
     for number in range(1, days_count + 1):
         scheduled = _plan_day(remaining, pace, activity_allowance - activities_cost)
         used = {item["place"]["slug"] for item in scheduled}
@@ -267,7 +327,14 @@ def plan(request: dict[str, Any], catalogue: list[dict[str, Any]]) -> dict[str, 
         else:
             activities, title = [dict(FREE_DAY)], "A free day"
         activities_cost += sum(activity["estimated_cost"] for activity in activities)
-        day: dict[str, Any] = {"day": number, "title": title, "activities": activities}
+        first_start = scheduled[0]["start"] if scheduled else None
+        day: dict[str, Any] = {
+            "day": number,
+            "title": title,
+            "activities": activities,
+            "accommodation": stay(area, request["budget"]),
+            "meals": meals(area, first_start),
+        }
         if start_date:
             day["date"] = (start_date + timedelta(days=number - 1)).isoformat()
         days.append(day)

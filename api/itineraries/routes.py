@@ -8,6 +8,7 @@ from typing import Any
 from flask import Response
 from flask_smorest import Blueprint
 
+from api.idempotency import idempotent
 from api.itineraries import exports, service
 from api.itineraries.models import Itinerary
 from api.itineraries.schemas import (
@@ -16,7 +17,7 @@ from api.itineraries.schemas import (
     ItinerarySummarySchema,
 )
 from api.jobs.http import accepted, submission_from_request
-from api.jobs.schemas import JobSchema
+from api.jobs.schemas import CallbackSchema, JobSchema
 from api.pagination import PageArgsSchema, page_schema, paginate
 from api.ratelimits import limit_from_setting
 from api.security import current_caller, require_user
@@ -28,6 +29,7 @@ blp = Blueprint(
 
 @blp.route("", methods=["POST"])
 @limit_from_setting("RATELIMIT_ITINERARY")
+@idempotent
 @blp.arguments(ItineraryRequestSchema())
 @blp.response(202, JobSchema)
 @blp.alt_response(200, schema=JobSchema, description="Idempotent replay of an earlier request.")
@@ -35,7 +37,7 @@ blp = Blueprint(
 def submit_itinerary(data: dict[str, Any]) -> tuple[Any, int, dict[str, Any]]:
     """Ask for a day-by-day itinerary; a worker writes it (poll the job in `Location`)."""
     submission = submission_from_request(data.pop("callback_url", None))
-    return accepted(*service.submit(data, submission))
+    return accepted(service.submit(data, submission))
 
 
 @blp.route("")
@@ -98,10 +100,16 @@ def as_text(itinerary_id: uuid.UUID) -> Response:
 
 @blp.route("/<uuid:itinerary_id>/email", methods=["POST"])
 @limit_from_setting("RATELIMIT_ACCOUNT_EMAIL")
+@idempotent
+@blp.arguments(CallbackSchema(), required=False)
 @blp.response(202, JobSchema)
 @blp.alt_response(401, description="Sign in: the itinerary goes to your account's email.")
-def email_itinerary(itinerary_id: uuid.UUID) -> tuple[Any, int, dict[str, Any]]:
-    """Email the itinerary to the signed-in user (an email job)."""
+@blp.alt_response(422, description="A callback URL that is not allowed.")
+def email_itinerary(
+    data: dict[str, Any] | None, itinerary_id: uuid.UUID
+) -> tuple[Any, int, dict[str, Any]]:
+    """Email the itinerary to the signed-in user (an email job; optional `callback_url`)."""
     caller = require_user()
+    submission = submission_from_request((data or {}).get("callback_url"))
     itinerary = service.get_visible(itinerary_id, caller)
-    return accepted(exports.send_by_email(itinerary, caller.user_id), True)
+    return accepted(exports.send_by_email(itinerary, submission))

@@ -14,6 +14,7 @@ from api.jobs.schemas import CallbackSchema
 BUDGETS = ["budget", "moderate", "luxury"]
 PACES = ["relaxed", "balanced", "packed"]
 TIME = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
+MAX_SUGGESTION, MAX_MEALS = 300, 4
 
 
 class TravelersSchema(Schema):
@@ -63,12 +64,33 @@ class ActivitySchema(Schema):
     destination_slug = fields.String(load_default=None, allow_none=True)
 
 
+class AccommodationSchema(Schema):
+    """Where to spend the night: a catalogue area and a suggestion."""
+
+    area = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=40),
+        metadata={"description": "A catalogue area, e.g. ubud, south, east."},
+    )
+    suggestion = fields.String(required=True, validate=validate.Length(min=1, max=MAX_SUGGESTION))
+
+
+class MealSchema(Schema):
+    time = fields.String(required=True, validate=validate.Regexp(TIME))
+    suggestion = fields.String(required=True, validate=validate.Length(min=1, max=MAX_SUGGESTION))
+
+
 class DaySchema(Schema):
     day = fields.Integer(required=True)
     date = fields.String()
     title = fields.String(required=True, validate=validate.Length(min=1, max=200))
     activities = fields.List(
         fields.Nested(ActivitySchema), required=True, validate=validate.Length(min=1, max=8)
+    )
+    # Older itineraries have neither; a plan without them gets the local planner's.
+    accommodation = fields.Nested(AccommodationSchema, load_default=None, allow_none=True)
+    meals = fields.List(
+        fields.Nested(MealSchema), load_default=list, validate=validate.Length(max=MAX_MEALS)
     )
 
 
@@ -105,9 +127,11 @@ class ItinerarySummarySchema(Schema):
     created_at = fields.AwareDateTime()
 
 
-def plan_json_schema(duration_days: int) -> dict[str, Any]:
-    """The response schema given to Gemini (JSON Schema), matching PlanSchema."""
+def plan_json_schema(duration_days: int, areas: list[str]) -> dict[str, Any]:
+    """The response schema given to Gemini (JSON Schema), matching PlanSchema; `areas` are
+    the catalogue's areas, the only places a night may be suggested."""
     text = {"type": "string"}
+    suggestion = {"type": "string", "maxLength": MAX_SUGGESTION}
     activity = {
         "type": "object",
         "properties": {
@@ -134,8 +158,30 @@ def plan_json_schema(duration_days: int) -> dict[str, Any]:
             "day": {"type": "integer"},
             "title": text,
             "activities": {"type": "array", "items": activity, "minItems": 1, "maxItems": 8},
+            "accommodation": {
+                "type": "object",
+                "description": "where to stay that night",
+                "properties": {
+                    "area": {"type": "string", "enum": areas},
+                    "suggestion": suggestion,
+                },
+                "required": ["area", "suggestion"],
+            },
+            "meals": {
+                "type": "array",
+                "description": "breakfast, lunch and dinner: where or what to eat",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "time": {"type": "string", "description": "24-hour HH:MM"},
+                        "suggestion": suggestion,
+                    },
+                    "required": ["time", "suggestion"],
+                },
+                "maxItems": MAX_MEALS,
+            },
         },
-        "required": ["day", "title", "activities"],
+        "required": ["day", "title", "activities", "accommodation", "meals"],
     }
     return {
         "type": "object",

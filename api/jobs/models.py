@@ -47,8 +47,6 @@ class Job(TimestampMixin, Model):
     enqueued_at: Mapped[datetime | None]
     started_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
-    idempotency_key: Mapped[str | None] = mapped_column(String(400), unique=True)
-    request_fingerprint: Mapped[str | None] = mapped_column(String(64))
     callback_url: Mapped[str | None] = mapped_column(String(2048))
     request_id: Mapped[str | None] = mapped_column(String(64))  # of the submitting request
 

@@ -3,24 +3,20 @@
 Rules (DESIGN.md, "The job lifecycle"): the job and the feature's rows are written in the
 request's one transaction; the Celery message (`task_id = job.id`) is published after that
 commit; if publishing fails the job is marked never-enqueued (`enqueued_at` NULL) and the
-sweeper publishes it. Idempotency-Key replays return the first job and create nothing.
+sweeper publishes it. Idempotency-Key replays are answered before (`api.idempotency`).
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import update
 
 from api import logs
-from api.database import on_end
-from api.errors import Conflict, ValidationFailed
-from api.extensions import db, security_store
+from api.extensions import db
 from api.jobs.broker import publish_after_commit
 from api.jobs.kinds import KINDS, JobKind
 from api.jobs.models import Job, JobStatus
@@ -29,23 +25,13 @@ from api.security import Caller
 
 log = logging.getLogger(__name__)
 
-IN_FLIGHT_MARKER_SECONDS = 60
-
 
 @dataclass(frozen=True)
 class Submission:
-    """Who submits, and the idempotency facts of the request."""
+    """Who submits, and where the outcome's webhook goes."""
 
     caller: Caller
-    idempotency_key: str | None = None
-    fingerprint: str | None = None
     callback_url: str | None = None
-
-    @property
-    def scoped_key(self) -> str | None:
-        if self.idempotency_key is None:
-            return None
-        return f"{self.caller.scope}:{self.idempotency_key}"
 
 
 def new_job(kind: JobKind, submission: Submission, payload: dict[str, Any]) -> Job:
@@ -59,8 +45,6 @@ def new_job(kind: JobKind, submission: Submission, payload: dict[str, Any]) -> J
         progress={},
         attempts=0,
         enqueued_at=utcnow(),
-        idempotency_key=submission.scoped_key,
-        request_fingerprint=submission.fingerprint if submission.scoped_key else None,
         callback_url=submission.callback_url,
         # The request (or the job) this one comes from: its worker's log lines and its webhook
         # carry the same id.
@@ -68,69 +52,17 @@ def new_job(kind: JobKind, submission: Submission, payload: dict[str, Any]) -> J
     )
 
 
-def _replay(submission: Submission) -> Job | None:
-    """The job an earlier request with this Idempotency-Key created, if any."""
-    job = db.session.scalar(select(Job).where(Job.idempotency_key == submission.scoped_key))
-    if job is not None and job.request_fingerprint != submission.fingerprint:
-        raise ValidationFailed(
-            "This Idempotency-Key was already used with a different request body.",
-            code="idempotency_key_reused",
-        )
-    return job
-
-
-def _hold_in_flight_marker(scoped_key: str) -> None:
-    """Hold the key's in-flight marker until this unit of work ends, or answer 409.
-
-    If the cache is unreachable the request goes on unmarked: the unique key on `jobs` still
-    guarantees one job, a concurrent duplicate just gets the replay instead of a 409.
-    """
-    marker = f"idempotency-in-flight:{scoped_key}"
-    try:
-        held = security_store.current.add(marker, 1, IN_FLIGHT_MARKER_SECONDS)
-    except Exception:
-        log.warning("idempotency marker unavailable; relying on the unique key", exc_info=True)
-        return
-    if not held:
-        raise Conflict(
-            "A request with this Idempotency-Key is still being processed.",
-            code="request_in_progress",
-            headers={"Retry-After": "1"},
-        )
-
-    def release() -> None:
-        with suppress(Exception):  # it expires by itself
-            security_store.current.delete(marker)
-
-    on_end(release)
-
-
-def submit(job: Job, submission: Submission, *related: Any) -> tuple[Job, bool]:
+def submit(job: Job, submission: Submission, *related: Any) -> Job:
     """Add the job (and the feature's rows) to the unit of work; publish after its commit.
 
-    Returns the job and whether it was created (False: an idempotent replay, nothing added).
+    A repeated Idempotency-Key never gets here: `api.idempotency` replays it first.
     """
-    if submission.scoped_key is not None:
-        # Held until the first request's unit of work has ended (committed and published).
-        _hold_in_flight_marker(submission.scoped_key)
-        existing = _replay(submission)
-        if existing is not None:
-            return existing, False
-    try:
-        db.session.add(job)
-        db.session.flush()  # the job first: the feature's rows point at it
-        db.session.add_all(related)
-        db.session.flush()
-    except IntegrityError:
-        if submission.scoped_key is None:
-            raise
-        db.session.rollback()  # a concurrent request with the same key won the race
-        existing = _replay(submission)
-        if existing is None:
-            raise
-        return existing, False
+    db.session.add(job)
+    db.session.flush()  # the job first: the feature's rows point at it
+    db.session.add_all(related)
+    db.session.flush()
     enqueue_after_commit(job.id, KINDS[job.kind])
-    return job, True
+    return job
 
 
 def enqueue_after_commit(job_id: uuid.UUID, kind: JobKind) -> None:

@@ -16,7 +16,6 @@ from datetime import timedelta
 from flask import current_app
 from sqlalchemy import or_, select, update
 
-from api.database import affected
 from api.extensions import db
 from api.jobs import events, webhooks
 from api.jobs.broker import publish_after_commit
@@ -94,13 +93,3 @@ def _republish(job_id: uuid.UUID, kind: str, report: SweepReport) -> None:
 
     task = KINDS[kind].task
     publish_after_commit(task, [str(job_id)], task_id=str(job_id), on_failure=failed)
-
-
-def purge_idempotency_keys() -> int:
-    """Forget Idempotency-Keys older than IDEMPOTENCY_TTL_HOURS so they can be used again."""
-    cutoff = utcnow() - timedelta(hours=current_app.config["IDEMPOTENCY_TTL_HOURS"])
-    return affected(
-        update(Job)
-        .where(Job.idempotency_key.is_not(None), Job.created_at < utc_param(cutoff))
-        .values(idempotency_key=None, request_fingerprint=None)
-    )

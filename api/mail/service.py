@@ -54,14 +54,21 @@ def email_payload(template: str, **references: str) -> dict[str, Any]:
     return {"template": template, **references}
 
 
-def queue_email(template: str, owner_id: uuid.UUID | None, **references: str) -> Job:
+def queue_email(
+    template: str,
+    owner_id: uuid.UUID | None,
+    *,
+    callback_url: str | None = None,
+    **references: str,
+) -> Job:
     """Add an email job on the backend's own behalf to the unit of work (sent after commit).
 
     The payload holds ids only: links with tokens are made by the worker when it sends.
+    `callback_url` (already checked by the submitting request) receives the job's webhook.
     """
-    submission = Submission(caller=Caller.system(owner_id))
+    submission = Submission(caller=Caller.system(owner_id), callback_url=callback_url)
     job = new_job(EMAIL, submission, email_payload(template, **references))
-    return submit(job, submission)[0]
+    return submit(job, submission)
 
 
 def build_message(mail: Mail, message_id: str) -> OutgoingEmail:

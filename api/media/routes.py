@@ -8,9 +8,12 @@ from typing import Any
 from flask import Response, current_app, request, send_from_directory
 from flask_smorest import Blueprint
 
+from api import idempotency
 from api.errors import NotFound
+from api.idempotency import idempotent
 from api.jobs.http import accepted, submission_from_request
 from api.jobs.schemas import JobSchema
+from api.jobs.submit import Submission
 from api.media import service
 from api.media.models import Media
 from api.media.schemas import MediaSchema
@@ -22,6 +25,7 @@ ONE_YEAR = 365 * 24 * 3600
 
 
 @blp.route("/api/v1/media", methods=["POST"])
+@idempotent(deferred=True)
 @blp.doc(
     requestBody={
         "required": True,
@@ -32,6 +36,7 @@ ONE_YEAR = 365 * 24 * 3600
                     "properties": {
                         "file": {"type": "string", "format": "binary"},
                         "purpose": {"type": "string", "enum": service.PURPOSES},
+                        "callback_url": {"type": "string", "format": "uri", "maxLength": 1024},
                     },
                     "required": ["file"],
                 }
@@ -46,9 +51,12 @@ ONE_YEAR = 365 * 24 * 3600
 def upload() -> tuple[Any, int, dict[str, Any]]:
     """Upload a photo or video (field `file`, optional `purpose`); a media job processes it."""
     require_user()
-    return accepted(
-        *service.upload(request, lambda digest: submission_from_request(body_digest=digest))
-    )
+
+    def submission_for(digest: str, callback_url: str | None) -> Submission:
+        idempotency.begin(digest)  # a repeated upload is answered from here
+        return submission_from_request(callback_url)
+
+    return accepted(service.upload(request, submission_for))
 
 
 @blp.route("/api/v1/media/<uuid:media_id>")

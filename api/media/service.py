@@ -50,10 +50,11 @@ def media_references() -> list[Column[Any]]:
 # --- uploading -------------------------------------------------------------------------------
 
 
-def upload(request: Request, submission_for: Callable[[str], Submission]) -> tuple[Job, bool]:
+def upload(request: Request, submission_for: Callable[[str, str | None], Submission]) -> Job:
     """Read the multipart upload (limits enforced while streaming), stage it, enqueue a job.
 
-    `submission_for(fingerprint)` makes the Submission once the body's digest is known.
+    `submission_for(digest, callback_url)` makes the Submission once the body's digest (of the
+    fields and the file, for Idempotency-Key) is known.
     """
     config = current_app.config
     received = read_upload(
@@ -69,8 +70,9 @@ def upload(request: Request, submission_for: Callable[[str], Submission]) -> tup
     assert received.file_type is not None
     data = received.file.read()
     received.file.close()
-    digest = hashlib.sha256(f"{purpose}\n".encode() + data).hexdigest()
-    submission = submission_for(digest)
+    callback_url = received.fields.get("callback_url") or None
+    digest = hashlib.sha256(f"{purpose}\n{callback_url or ''}\n".encode() + data).hexdigest()
+    submission = submission_for(digest, callback_url)
     media = Media(
         id=uuid.uuid4(),
         owner_id=submission.caller.user_id,

@@ -9,6 +9,7 @@ from flask import Response
 from flask_smorest import Blueprint
 
 from api import response_cache
+from api.idempotency import idempotent
 from api.ratelimits import exempt
 from api.reviews import service
 from api.reviews.models import Review
@@ -55,6 +56,7 @@ def review_summary(args: dict[str, Any]) -> Response:
 
 
 @blp.route("", methods=["POST"])
+@idempotent
 @blp.arguments(ReviewCreateSchema())
 @blp.response(201, ReviewSchema)
 @blp.alt_response(409, description="You already reviewed this target.")
