@@ -75,24 +75,33 @@ def valid_timezone(name: str | None) -> str | None:
 # --- registration and sign-in ----------------------------------------------------------------
 
 
-def register(data: dict[str, Any], client_timezone: str | None) -> User:
-    email = normalise_email(data["email"])
-    check_password_policy(data["password"], email=email, username=data["username"])
-    _ensure_available(email, data["username"], exclude=None)
+def _new_account(email: str, username: str, password: str | None, **fields: Any) -> User:
+    """One way to make an account: the password policy (when there is a password), free
+    email and username, then the row flushed so a racing duplicate is a 409, not a 500."""
+    email = normalise_email(email)
+    if password is not None:
+        check_password_policy(password, email=email, username=username)
+    _ensure_available(email, username, exclude=None)
     user = User(
         id=uuid.uuid4(),
         email=email,
-        username=data["username"],
-        full_name=data.get("full_name"),
-        password_hash=passwords.hash_password(data["password"], password_level()),
-        timezone=valid_timezone(client_timezone),
+        username=username,
+        password_hash=passwords.hash_password(password, password_level()) if password else None,
+        **fields,
     )
     db.session.add(user)
-    try:
-        db.session.flush()
-    except IntegrityError as exc:  # a concurrent registration won the race
-        db.session.rollback()
-        raise Conflict("An account with this email or username already exists.") from exc
+    _flush_account()
+    return user
+
+
+def register(data: dict[str, Any], client_timezone: str | None) -> User:
+    user = _new_account(
+        data["email"],
+        data["username"],
+        data["password"],
+        full_name=data.get("full_name"),
+        timezone=valid_timezone(client_timezone),
+    )
     emails.send_verification(user)
     # This first email counts against the daily quota, once the account exists.
     on_commit(lambda: _count(VERIFICATION_SENDS_KEY.format(user.id), 86400))
@@ -101,42 +110,23 @@ def register(data: dict[str, Any], client_timezone: str | None) -> User:
 
 def create_admin(*, email: str, username: str, password: str, full_name: str | None) -> User:
     """An administrator, verified from the start (the CLI's `users create-admin`)."""
-    email = normalise_email(email)
-    check_password_policy(password, email=email, username=username)
-    _ensure_available(email, username, exclude=None)
-    user = User(
-        email=email,
-        username=username,
-        full_name=full_name,
-        password_hash=passwords.hash_password(password, password_level()),
-        role=Role.ADMIN,
-        is_verified=True,
+    return _new_account(
+        email, username, password, full_name=full_name, role=Role.ADMIN, is_verified=True
     )
-    db.session.add(user)
-    db.session.flush()
-    return user
 
 
 def create_by_admin(data: dict[str, Any]) -> User:
     """A user made by an administrator (POST /api/v1/users). Without `password` the account
     has none until its owner sets one through the reset flow; unless `is_verified` is given,
     the address is unverified and gets the verification email."""
-    email = normalise_email(data["email"])
-    password = data.get("password")
-    if password is not None:
-        check_password_policy(password, email=email, username=data["username"])
-    _ensure_available(email, data["username"], exclude=None)
-    user = User(
-        id=uuid.uuid4(),
-        email=email,
-        username=data["username"],
+    user = _new_account(
+        data["email"],
+        data["username"],
+        data.get("password"),
         full_name=data.get("full_name"),
-        password_hash=passwords.hash_password(password, password_level()) if password else None,
         role=data.get("role", Role.USER),
         is_verified=data.get("is_verified", False),
     )
-    db.session.add(user)
-    _flush_account()
     if not user.is_verified:
         emails.send_verification(user)
     return user
