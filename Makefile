@@ -31,8 +31,12 @@ install: $(UV)
 run: install
 	$(RUN) python scripts/run_system.py
 
+# Tests run in TEST_WORKERS parallel processes (pytest-xdist), each with its own Redis server
+# and PostgreSQL database; most of a test's time is spent waiting on workers and servers, so
+# more processes than cores pay off. TEST_WORKERS=0 runs them in this one process.
+TEST_WORKERS ?= 3
 test: install
-	$(RUN) pytest
+	$(RUN) pytest -n $(TEST_WORKERS) --dist loadfile
 
 lint: install
 	$(RUN) ruff check .

@@ -6,6 +6,7 @@ its own database; every test starts from empty tables and empty Redis databases.
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
 import socket
@@ -38,16 +39,59 @@ from api.users.passwords import hash_password
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
-REDIS_HOST_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")
-REDIS_PORT = int(REDIS_HOST_URL.rsplit(":", 1)[1].split("/")[0])
-REDIS_DB_CACHE, REDIS_DB_BROKER = 13, 14
-RABBITMQ_URL = os.environ.get("TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672//")
+
+
+def _private_redis() -> str:
+    """A Redis server of this xdist worker's own, stopped when the worker exits.
+
+    Parallel workers must not share one server: Celery's control and fan-out messages and the
+    job wake-ups are pub/sub, which ignores database numbers, so separate databases would still
+    cross-talk. A worker outside xdist uses TEST_REDIS_URL (or the machine's 6379)."""
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            "redis-server",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--databases",
+            "16",
+            "--loglevel",
+            "warning",
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    atexit.register(server.terminate)
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            redis.Redis(port=port, socket_connect_timeout=0.2).ping()
+            return f"redis://127.0.0.1:{port}"
+        except redis.ConnectionError:
+            time.sleep(0.05)
+    raise RuntimeError(f"the private redis-server on port {port} did not start")
 
 
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+REDIS_HOST_URL = (
+    _private_redis()
+    if os.environ.get("PYTEST_XDIST_WORKER")
+    else os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379")
+)
+REDIS_PORT = int(REDIS_HOST_URL.rsplit(":", 1)[1].split("/")[0])
+REDIS_DB_CACHE, REDIS_DB_BROKER = 13, 14
+BUNDLED_SLUGS = [entry["slug"] for entry in catalogue.bundled()]
+RABBITMQ_URL = os.environ.get("TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672//")
 
 
 def database_url(name: str) -> str:
@@ -139,6 +183,11 @@ def _clean_state(request: pytest.FixtureRequest) -> None:
             ]
             if tables:
                 conn.execute(f"TRUNCATE {', '.join(tables)} CASCADE")
+            # The seeded catalogue stays; what a test added to it or renamed in it goes.
+            conn.execute(
+                "DELETE FROM destinations WHERE slug <> ALL(%s)",
+                (BUNDLED_SLUGS,),
+            )
         for number in (REDIS_DB_CACHE, REDIS_DB_BROKER):
             redis.Redis.from_url(f"{REDIS_HOST_URL}/{number}").flushdb()
 

@@ -33,6 +33,7 @@ from tests.test_itineraries import REQUEST as TRIP
 SYSTEM_PATH = "/usr/local/bin:/usr/bin:/bin"
 FIRST_START_SECONDS = 300  # uv and every locked package are downloaded into the empty HOME
 REDIS_DB_FIRST_RUN = 12
+STOP_SECONDS = 60  # above gunicorn's graceful_timeout (35 s), for a loaded machine
 
 pytestmark = [
     pytest.mark.skipif(
@@ -128,7 +129,14 @@ def make_run(tmp_path: Path, **settings: str) -> Iterator[FirstRun]:
         yield run
         # A clean stop, as Ctrl-C in the terminal: every process of the system ends.
         os.killpg(process.pid, signal.SIGINT)
-        process.wait(30)
+        stopping = time.monotonic()
+        try:
+            process.wait(STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(
+                f"make run still running {STOP_SECONDS} s after Ctrl-C:\n{run.output()[-3000:]}"
+            ) from None
+        print(f"Ctrl-C to stopped: {time.monotonic() - stopping:.1f} s")
         wait_until(lambda: not processes_in(clone), 20, "every process of make run to end")
         assert not re.search(r"^make run: .* stopped \(", run.output(), re.MULTILINE)
     finally:
