@@ -6,9 +6,11 @@ its own database; every test starts from empty tables and empty Redis databases.
 
 from __future__ import annotations
 
-import atexit
+import contextlib
+import ctypes
 import os
 import re
+import signal
 import socket
 import subprocess
 import sys
@@ -41,6 +43,34 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
+_CHILDREN: list[subprocess.Popen[Any]] = []
+
+
+def _die_with_parent() -> None:
+    """In the child, before exec: be killed when the process that started it dies (Linux),
+    however it dies, so no server or worker outlives an interrupted or crashed test process."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+def _spawn_with_us(args: list[str], **kwargs: Any) -> subprocess.Popen[Any]:
+    """Popen for a long-lived helper process: killed with this process (see _die_with_parent)
+    and, should it still run when the session ends, there (pytest_unconfigure)."""
+    child = subprocess.Popen(args, preexec_fn=_die_with_parent, **kwargs)
+    _CHILDREN.append(child)
+    return child
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    for child in _CHILDREN:
+        if child.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                if os.getpgid(child.pid) == child.pid:  # its own group: the pool's children too
+                    os.killpg(child.pid, signal.SIGKILL)
+                else:
+                    child.kill()
+
+
 def _private_redis() -> str:
     """A Redis server of this xdist worker's own, stopped when the worker exits.
 
@@ -48,7 +78,7 @@ def _private_redis() -> str:
     job wake-ups are pub/sub, which ignores database numbers, so separate databases would still
     cross-talk. A worker outside xdist uses TEST_REDIS_URL (or the machine's 6379)."""
     port = free_port()
-    server = subprocess.Popen(
+    _spawn_with_us(
         [
             "redis-server",
             "--bind",
@@ -66,7 +96,6 @@ def _private_redis() -> str:
         ],
         stdout=subprocess.DEVNULL,
     )
-    atexit.register(server.terminate)
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
         try:
@@ -218,7 +247,7 @@ class WorkerProcess:
     """A Celery worker in its own process group (prefork pool), so a test can SIGKILL it."""
 
     def __init__(self, env: Mapping[str, str], queues: tuple[str, ...] = QUEUES) -> None:
-        self.process = subprocess.Popen(
+        self.process = _spawn_with_us(
             [
                 sys.executable,
                 "-m",
@@ -244,15 +273,20 @@ class WorkerProcess:
         )
         self._wait_until_ready()
 
-    def _wait_until_ready(self, timeout: float = 30) -> None:
+    def _wait_until_ready(self, timeout: float = 90) -> None:
+        """Until the worker says it is ready; a worker that does not is killed, never left
+        running to take a later test's jobs. (The bound is for a loaded machine.)"""
         deadline = time.monotonic() + timeout
         assert self.process.stdout is not None
+        said: list[str] = []
         for line in self.process.stdout:
             if " ready." in line:
                 return
+            said.append(line)
             if time.monotonic() > deadline:
                 break
-        raise RuntimeError("the worker did not start")
+        self.kill()
+        raise RuntimeError("the worker did not start:\n" + "".join(said[-30:]))
 
     def kill(self) -> None:
         os.killpg(self.process.pid, 9)
