@@ -132,9 +132,10 @@ class Owned:
     ids: dict[str, str]
 
 
-def make_resources(app: Flask) -> Owned:
-    owner = create_user(app, username="ketut")
-    headers = token_for(app, owner)
+def make_resources(app: Flask, owner: uuid.UUID | None = None, role: str = "user") -> Owned:
+    """One of each kind of resource, made by `owner` (a new user "ketut" by default)."""
+    owner = owner or create_user(app, username="ketut")
+    headers = token_for(app, owner, role=role)
     client = app.test_client()
     with app.app_context():
         itinerary = Itinerary(
