@@ -15,6 +15,7 @@ import math
 import os
 import uuid
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from flask import Flask
@@ -23,11 +24,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from werkzeug.datastructures import FileStorage
 
-from tests.abuse.routes import Route, body_routes, field_names, request_schema
+from tests.abuse.routes import Route, body_routes, field_names, request_schema, routes
 from tests.abuse.spec_app import collection_app, spec
 from tests.conftest import create_user, sql, token_for
 
-FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "12"))
+FUZZ_EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "10"))
 ADMIN = uuid.UUID("0000a0a0-0000-4000-8000-00000000ad01")
 PROBLEM = "application/problem+json"
 MEGABYTE_STRING = "x" * 1_000_000
@@ -369,4 +370,52 @@ def test_hostile_files_get_a_4xx_problem_or_an_accepted_job_never_a_500(app, rou
             headers=admin_headers(app),
         )
         assert_answered_well(response, f"{route} {name}")
+    assert_still_healthy(app)
+
+
+# --- query strings --------------------------------------------------------------------------
+
+GET_ROUTES = [r for r in routes(collection_app()) if r.method == "GET"]
+
+
+def query_names(route: Route) -> list[str]:
+    operation = spec()["paths"].get(route.spec_path, {}).get("get", {})
+    names = [p["name"] for p in operation.get("parameters", []) if p.get("in") == "query"]
+    return names or ["page"]
+
+
+query_values = st.one_of(
+    st.sampled_from(
+        ["", "-1", "0", "1e9", "9" * 5000, "NaN", "null", "[]", "%ff", "\ud800", "a" * 10_000]
+    ),
+    st.text(max_size=20),
+    st.integers().map(str),
+)
+
+
+def percent(text: str) -> str:
+    """Percent-encoded as a hostile client would: a lone surrogate as its raw bytes."""
+    return quote(text.encode("utf-8", "surrogatepass"), safe="")
+
+
+def test_hostile_query_strings_on_every_read_get_a_4xx_problem_never_a_500(app):
+    """Every GET route (one app, routes drawn by hypothesis), with its documented query
+    parameters or strangers set to hostile values; path parameters hostile too."""
+    client = app.test_client()
+    names = {str(route): query_names(route) for route in GET_ROUTES}
+
+    @settings(FUZZ, max_examples=max(FUZZ_EXAMPLES * 8, len(GET_ROUTES)))
+    @given(data=st.data())
+    def send(data: st.DataObject) -> None:
+        route = data.draw(st.sampled_from(GET_ROUTES))
+        query = data.draw(
+            st.dictionaries(st.sampled_from(names[str(route)]) | st.text(max_size=8), query_values)
+        )
+        segment = data.draw(st.sampled_from(["x", "%00", "é", "a" * 3000, "..", "%2e%2e%2f"]))
+        url = route.url(slug=segment, username=segment, key=segment, name=segment)
+        raw = "&".join(f"{percent(key)}={percent(value)}" for key, value in query.items())
+        response = client.get(url, query_string=raw, headers=admin_headers(app))
+        assert_answered_well(response, f"{route} {query!r}")
+
+    send()
     assert_still_healthy(app)

@@ -97,6 +97,7 @@ def test_alg_none_is_refused(app, victim):
         assert_refused(app, f"{header}.{payload}", f"alg {alg}, no signature part")
 
 
+@pytest.mark.filterwarnings("ignore::jwt.warnings.InsecureKeyLengthWarning")  # HS512: on purpose
 def test_rs256_and_hs_rs_confusion_are_refused(app, victim):
     claims = claims_of(victim[1]["access_token"])
     attacker = rsa.generate_private_key(public_exponent=65537, key_size=2048)
