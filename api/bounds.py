@@ -4,8 +4,10 @@
   MAX_CONTENT_LENGTH (60 MiB). Too large is a 413 problem, answered from Content-Length before
   the body is read, or as soon as a chunked body crosses the limit.
 * JSON shape: nesting at most MAX_JSON_DEPTH levels; strings without NUL characters (PostgreSQL
-  text cannot hold them) or lone surrogates (not encodable as UTF-8). Anything else is a 400
-  problem, never a RecursionError or a database error turned into a 500.
+  text cannot hold them) or lone surrogates (not encodable as UTF-8); numbers Python can read
+  (at most 4,300 digits) and no NaN or Infinity (not JSON, and a float column would store
+  them). Anything else is a 400 problem, never a RecursionError, a ValueError from deep in a
+  parser or a database error turned into a 500.
 * Query strings and paths without NUL characters.
 """
 
@@ -27,6 +29,10 @@ LARGE_BODY_ENDPOINTS = frozenset({"media.upload"})
 
 class UnacceptableJson(BadRequest):
     pass
+
+
+def _refuse_constant(name: str) -> Any:
+    raise UnacceptableJson(f"{name} is not a JSON number; the body may not contain it.")
 
 
 def check_json(value: Any, depth: int = 0) -> None:
@@ -76,13 +82,15 @@ def _check_request() -> None:
         if not data:
             return
         try:
-            parsed = json.loads(data)
+            parsed = json.loads(data, parse_constant=_refuse_constant)
         except RecursionError as exc:
             raise UnacceptableJson(
                 f"The JSON body nests deeper than {MAX_JSON_DEPTH} levels."
             ) from exc
-        except ValueError:
+        except json.JSONDecodeError:
             return  # malformed: the route's parser answers 400 with its own message
+        except ValueError as exc:  # a number too long to read, bytes that are not text
+            raise UnacceptableJson("The JSON body holds a value that cannot be read.") from exc
         check_json(parsed)
 
 

@@ -15,6 +15,8 @@ from typing import Any, ClassVar
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEVELOPMENT_SECRET_KEY = "development-only-secret-key-change-me-0123456789"
 MIN_PRODUCTION_SECRET_LENGTH = 32
+JWT_ISSUER = "baliblissed"
+JWT_AUDIENCE = "baliblissed-api"
 MIN_METRICS_TOKEN_LENGTH = 16
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1"}
 PASSWORD_LEVELS = ("development", "standard", "high", "paranoid")
@@ -299,6 +301,10 @@ class BaseConfig:
         self.JWT_REFRESH_TOKEN_EXPIRES = self.REFRESH_TOKEN_EXPIRE_DAYS * 86400
         self.JWT_ALGORITHM = "HS256"
         self.JWT_DECODE_ALGORITHMS = ["HS256"]
+        # Every token names who issued it and for whom, and both are required on the way in:
+        # a token this key signed for another purpose or service is not a session here.
+        self.JWT_ENCODE_ISSUER = self.JWT_DECODE_ISSUER = JWT_ISSUER
+        self.JWT_ENCODE_AUDIENCE = self.JWT_DECODE_AUDIENCE = JWT_AUDIENCE
 
     def _engine_options(self) -> dict[str, object]:
         if self.SQLALCHEMY_DATABASE_URI.startswith("sqlite"):
