@@ -49,6 +49,9 @@ class Blueprint(flask_smorest.Blueprint):
         manual = apidoc.setdefault("manual_doc", {})
         manual["operationId"] = f"{self.name}.{name}"
         manual["security"] = [dict(requirement) for requirement in access.security]
+        manual["x-access"] = access.name  # for tools (and the contract test) that act on it
+        if access.roles:
+            manual["x-roles"] = list(access.roles)
         described = manual.get("description") or load_info_from_docstring(
             view_func.__doc__, delimiter=self.DOCSTRING_INFO_DELIMITER
         ).get("description")

@@ -24,6 +24,7 @@ from api.openapi import (
     PROBLEM_MIMETYPE,
     SECURITY_SCHEMES,
     ProblemResponsesPlugin,
+    field_rules,
     problem_component_responses,
 )
 
@@ -251,6 +252,10 @@ class ProblemApi(Api):
 
     def __init__(self) -> None:
         super().__init__(spec_kwargs={"extra_plugins": [ProblemResponsesPlugin()]})
+
+    def _init_spec(self, **options: Any) -> None:
+        super()._init_spec(**options)
+        self.ma_plugin.converter.add_attribute_function(field_rules)
 
     def _register_responses(self) -> None:
         problem_component_responses(self.spec, self.ERROR_SCHEMA)

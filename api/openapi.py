@@ -3,6 +3,8 @@
 * Access: every operation declares who may call it (`api.security`'s decorators build an
   :class:`Access`); `api.contract.Blueprint` copies it into the operation's `security` and
   refuses a view without one. The schemes are :data:`SECURITY_SCHEMES`.
+* Constraints: what the fields enforce beyond flask-smorest's mapping (:func:`field_rules`):
+  `Text`'s refusal of control characters and blank values, URL schemes.
 * Errors: every documented error response (status 4xx/5xx and `default`) is RFC 9457
   `application/problem+json` with the `Problem` schema, as `api.errors` answers them:
   :class:`ProblemResponsesPlugin` rewrites the operations, `ProblemApi` the shared responses.
@@ -18,6 +20,9 @@ from typing import Any
 
 from apispec import BasePlugin
 from flask_smorest.utils import prepare_response
+from marshmallow import fields, validate
+
+from api.fields import Text
 
 PROBLEM_MIMETYPE = "application/problem+json"
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
@@ -80,7 +85,13 @@ def _problem_content(response: dict[str, Any]) -> None:
 
 
 class ProblemResponsesPlugin(BasePlugin):
-    """Declares `application/problem+json` on every error response of every operation."""
+    """Declares `application/problem+json` on every error response of every operation, and
+    the object-level rules of request schemas (`MIN_PROPERTIES`: PATCH bodies)."""
+
+    def schema_helper(self, name: str, definition: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+        schema = kwargs.get("schema")
+        minimum = getattr(schema, "MIN_PROPERTIES", None)
+        return {"minProperties": minimum} if minimum else {}
 
     def operation_helper(
         self, path: str | None = None, operations: dict[str, Any] | None = None, **kwargs: Any
@@ -103,3 +114,33 @@ def problem_component_responses(spec: Any, schema: Any) -> None:
     default: dict[str, Any] = {"description": "An error (RFC 9457 problem)", "schema": schema}
     prepare_response(default, spec, PROBLEM_MIMETYPE)
     spec.components.response("DEFAULT_ERROR", default, lazy=True)
+
+
+# Text: trimmed, then no control characters (single-line: no line breaks either).
+_EDGE = r"[^\s\x00-\x1f\x7f]"
+_LINE = r"[^\x00-\x1f\x7f]"
+_LINES = r"[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+_HOST = r"[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+
+
+def text_pattern(*, multiline: bool, blank: bool) -> str:
+    """The pattern of what `api.fields.Text` accepts (surrounding whitespace is trimmed)."""
+    inner = f"{_EDGE}({_LINES if multiline else _LINE}*{_EDGE})?"
+    return rf"^\s*({inner}){'?' if blank else ''}\s*$"
+
+
+def url_pattern(schemes: set[str] | frozenset[str]) -> str:
+    names = "|".join(sorted(schemes))
+    return rf"^({names})://{_HOST}(\.{_HOST})*\.?(:[0-9]{{1,5}})?([/?#][^\s]*)?$"
+
+
+def field_rules(self: Any, field: fields.Field, **kwargs: Any) -> dict[str, Any]:
+    """An apispec attribute function: the rules our fields add, as JSON Schema keywords."""
+    ret: dict[str, Any] = kwargs.get("ret", {})
+    if isinstance(field, Text) and "pattern" not in ret:
+        blank = not field.required and not ret.get("minLength")
+        return {"pattern": text_pattern(multiline=field.multiline, blank=blank)}
+    if isinstance(field, fields.Url):
+        url = next(v for v in field.validators if isinstance(v, validate.URL))
+        return {"format": "uri", "pattern": url_pattern(set(url.schemes))}
+    return {}
