@@ -22,7 +22,7 @@ from apispec import BasePlugin
 from flask_smorest.utils import prepare_response
 from marshmallow import fields, validate
 
-from api.fields import Text
+from api.fields import Text, known_timezone, not_in_past
 
 PROBLEM_MIMETYPE = "application/problem+json"
 PROBLEM_REF = {"$ref": "#/components/schemas/Problem"}
@@ -134,13 +134,24 @@ def url_pattern(schemes: set[str] | frozenset[str]) -> str:
     return rf"^({names})://{_HOST}(\.{_HOST})*\.?(:[0-9]{{1,5}})?([/?#][^\s]*)?$"
 
 
+# Rules JSON Schema cannot state, said in the field's description instead.
+DESCRIBED: dict[Any, str] = {
+    not_in_past: "Today or later (UTC).",
+    known_timezone: "An IANA time zone name, e.g. `Asia/Makassar`.",
+}
+
+
 def field_rules(self: Any, field: fields.Field, **kwargs: Any) -> dict[str, Any]:
     """An apispec attribute function: the rules our fields add, as JSON Schema keywords."""
     ret: dict[str, Any] = kwargs.get("ret", {})
+    rules: dict[str, Any] = {}
+    said = [DESCRIBED[rule] for rule in field.validators if rule in DESCRIBED]
+    if said:
+        rules["description"] = " ".join(filter(None, [ret.get("description"), *said]))
     if isinstance(field, Text) and "pattern" not in ret:
         blank = not field.required and not ret.get("minLength")
-        return {"pattern": text_pattern(multiline=field.multiline, blank=blank)}
+        rules["pattern"] = text_pattern(multiline=field.multiline, blank=blank)
     if isinstance(field, fields.Url):
         url = next(v for v in field.validators if isinstance(v, validate.URL))
-        return {"format": "uri", "pattern": url_pattern(set(url.schemes))}
-    return {}
+        rules.update(format="uri", pattern=url_pattern(set(url.schemes)))
+    return rules
