@@ -47,9 +47,10 @@ class Text(fields.String):
 
 class ChangesSchema(Schema):
     """A PATCH body: at least one field. An empty one (or none) changes nothing, which is a
-    client's mistake worth a 422; the spec says so with `minProperties` (api.openapi)."""
+        client's mistake worth a 422; the spec says so with `minProperties` (`JSON_SCHEMA`, which
+    api.openapi adds to the schema's OpenAPI definition)."""
 
-    MIN_PROPERTIES = 1
+    JSON_SCHEMA: dict[str, Any] = {"minProperties": 1}  # added to its OpenAPI schema
 
     @validates_schema(pass_original=True)
     def something_to_change(self, data: Any, original: Any, **_kwargs: Any) -> None:

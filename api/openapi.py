@@ -86,12 +86,12 @@ def _problem_content(response: dict[str, Any]) -> None:
 
 class ProblemResponsesPlugin(BasePlugin):
     """Declares `application/problem+json` on every error response of every operation, and
-    the object-level rules of request schemas (`MIN_PROPERTIES`: PATCH bodies)."""
+    the object-level rules of request schemas (their `JSON_SCHEMA`: `minProperties` of PATCH
+    bodies, `dependentRequired`)."""
 
     def schema_helper(self, name: str, definition: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-        schema = kwargs.get("schema")
-        minimum = getattr(schema, "MIN_PROPERTIES", None)
-        return {"minProperties": minimum} if minimum else {}
+        extra: dict[str, Any] = getattr(kwargs.get("schema"), "JSON_SCHEMA", {})
+        return dict(extra)
 
     def operation_helper(
         self, path: str | None = None, operations: dict[str, Any] | None = None, **kwargs: Any

@@ -68,7 +68,6 @@ SESSION_ENDING = {
 SECRET = "a value only the account holder or its email knows, which generated data never has"
 UNKNOWN_ID = "an id of the caller's own data, which generated data never has"
 KNOWN: dict[tuple[str, str, str], str] = {
-    ("auth.change_password", "RejectedPositiveData", "current password is wrong"): SECRET,
     ("auth.delete_me", "RejectedPositiveData", "password is needed"): (
         "`password` is required only for an account that has one (not OAuth-only ones)"
     ),
@@ -89,6 +88,9 @@ KNOWN: dict[tuple[str, str, str], str] = {
     ("itineraries.submit_itinerary", "RejectedPositiveData", "is too low for"): (
         "the minimum budget depends on the party and the days (documented)"
     ),
+    ("auth.login", "RejectedPositiveData", "account_locked"): (
+        "the generated wrong passwords lock the account (423, documented): the lockout works"
+    ),
     ("media.upload", "RejectedPositiveData", "unsupported_media_type"): (
         "files are judged by their content (a real image or video), not by the schema"
     ),
@@ -108,16 +110,52 @@ KNOWN_EVERYWHERE: dict[tuple[str, str], str] = {
     ("RejectedPositiveData", "callback URL is not allowed"): (
         "a callback host must resolve to a public address (SSRF guard; documented)"
     ),
+    ("RejectedPositiveData", "current password is wrong"): SECRET,
+    ("RejectedPositiveData", "This password is too common"): (
+        "the blocklist of common passwords (said in the description)"
+    ),
+    ("RejectedPositiveData", "Do not use your email address or username"): (
+        "a new password must not contain the email or username (said in the description)"
+    ),
+    ("RejectedPositiveData", "Age must be between 13 and 120"): (
+        "a birth date's bound moves with today (said in the description)"
+    ),
     ("RejectedPositiveData", "Not a known IANA time zone"): (
         "time zones are the server's IANA database: hundreds of names (documented)"
     ),
 }
 
 
-def is_known(operation_id: str, kind: str, detail: str) -> bool:
-    return any((operation_id, kind) == (op, k) and text in detail for op, k, text in KNOWN) or any(
-        kind == k and text in detail for k, text in KNOWN_EVERYWHERE
-    )
+def _padded(value: Any) -> bool:
+    """Some text in `value` has surrounding whitespace (which `Text` trims before checking)."""
+    if isinstance(value, str):
+        return value != value.strip()
+    if isinstance(value, dict):
+        return any(_padded(item) for item in value.values())
+    if isinstance(value, list):
+        return any(_padded(item) for item in value)
+    return False
+
+
+def _undeclared_query(case: Any) -> bool:
+    """The query has a parameter the operation does not declare."""
+    declared = {
+        parameter["name"]
+        for parameter in case.operation.definition.raw.get("parameters", [])
+        if parameter.get("in") == "query"
+    }
+    return isinstance(case.query, dict) and bool(set(case.query) - declared)
+
+
+def is_known(operation_id: str, kind: str, detail: str, case: Any) -> bool:
+    if kind == "AcceptedNegativeData" and _padded(case.body):
+        return True  # over maxLength only by whitespace, which is trimmed first
+    if kind == "AcceptedNegativeData" and _undeclared_query(case):
+        return True  # unknown query parameters are ignored (cache busters, utm_* tags)
+    answer = detail.rsplit(" -> ", 1)[-1]  # the words of the response, not of the request
+    if any((operation_id, kind) == (op, k) and text in answer for op, k, text in KNOWN):
+        return True
+    return any(kind == k and text in answer for k, text in KNOWN_EVERYWHERE)
 
 
 def _operation_id(operation: Any) -> str:
@@ -286,6 +324,7 @@ def contract_app(make_app: Callable[..., Flask]) -> Flask:
     return make_app(METRICS_TOKEN="operator-secret-for-the-contract-test")
 
 
+@pytest.mark.timeout(300)  # about 60 s here; the margin is for a loaded CI machine
 def test_the_api_keeps_its_openapi_contract(contract_app: Flask) -> None:
     schema = schemathesis.openapi.from_wsgi("/openapi.json", contract_app)
     user = token_for(contract_app, role="user")
@@ -323,7 +362,7 @@ def test_the_api_keeps_its_openapi_contract(contract_app: Flask) -> None:
                         f"{failure.title} | sent {case.body!r:.300} {case.query!r:.200} -> "
                         f"{response.status_code} {response.text[:400]}"
                     )
-                    if not is_known(operation_id, kind, detail):
+                    if not is_known(operation_id, kind, detail, case):
                         seen.setdefault((operation_id, kind), []).append(detail)
 
         try:

@@ -24,6 +24,7 @@ def _npm_required() -> None:
     pytest.skip("npm is not installed (install Node.js 18+ to run the TypeScript client check)")
 
 
+@pytest.mark.timeout(600)  # the first run downloads the pinned packages (npm ci)
 def test_the_generated_typescript_client_type_checks_the_usage_example() -> None:
     _npm_required()
 

@@ -35,7 +35,7 @@ ONE_YEAR = 365 * 24 * 3600
                 "schema": {
                     "type": "object",
                     "properties": {
-                        "file": {"type": "string", "format": "binary"},
+                        "file": {"type": "string", "format": "binary", "minLength": 1},
                         "purpose": {"type": "string", "enum": service.PURPOSES},
                         "callback_url": {"type": "string", "format": "uri", "maxLength": 1024},
                     },

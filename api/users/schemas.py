@@ -92,6 +92,11 @@ class AdminUserSchema(UserSchema):
 
 
 class ProfileUpdateSchema(ChangesSchema):
+    JSON_SCHEMA = {
+        **ChangesSchema.JSON_SCHEMA,
+        "dependentRequired": {"email": ["current_password"]},  # a new email needs it
+    }
+
     full_name = Text(allow_none=True, validate=validate.Length(min=1, max=100))
     username = Text(validate=USERNAME)
     email = fields.Email(validate=validate.Length(max=254))
@@ -101,7 +106,11 @@ class ProfileUpdateSchema(ChangesSchema):
     )
     country = Text(allow_none=True, validate=validate.Length(min=1, max=100))
     phone_number = Text(allow_none=True, validate=PHONE)
-    date_of_birth = fields.Date(allow_none=True, validate=plausible_birth_date)
+    date_of_birth = fields.Date(
+        allow_none=True,
+        validate=plausible_birth_date,
+        metadata={"description": "An age between 13 and 120 years."},
+    )
     timezone = Text(allow_none=True, validate=known_timezone)
     testimonial = Text(allow_none=True, multiline=True, validate=validate.Length(max=500))
     avatar_media_id = fields.UUID(allow_none=True)
