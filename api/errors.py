@@ -15,14 +15,20 @@ from typing import Any
 
 import redis
 import sqlalchemy.exc
-from flask import Flask, Response, g
+from flask import Flask, Response, g, has_request_context, request
 from flask_smorest import Api
 from marshmallow import Schema, fields
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-log = logging.getLogger(__name__)
+from api.openapi import (
+    PROBLEM_MIMETYPE,
+    SECURITY_SCHEMES,
+    ProblemResponsesPlugin,
+    field_rules,
+    problem_component_responses,
+)
 
-PROBLEM_MIMETYPE = "application/problem+json"
+log = logging.getLogger(__name__)
 
 CODES_BY_STATUS = {
     400: "bad_request",
@@ -108,15 +114,22 @@ class ServiceUnavailable(ApiError):
 
 
 class ProblemSchema(Schema):
-    """The body of every error response (documented in the OpenAPI spec)."""
+    """The body of every error response (RFC 9457), exactly what `problem()` writes."""
 
-    type = fields.String(metadata={"example": "about:blank"})
-    title = fields.String(metadata={"example": "Unprocessable Entity"})
-    status = fields.Integer(metadata={"example": 422})
-    detail = fields.String()
-    code = fields.String(metadata={"example": "validation_error"})
-    errors = fields.Dict(keys=fields.String())
-    request_id = fields.String()
+    type = fields.String(required=True, metadata={"example": "about:blank"})
+    title = fields.String(required=True, metadata={"example": "Unprocessable Entity"})
+    status = fields.Integer(required=True, metadata={"example": 422})
+    code = fields.String(
+        required=True,
+        metadata={"example": "validation_error", "description": "Stable, machine-readable."},
+    )
+    detail = fields.String(metadata={"description": "For people; may change."})
+    instance = fields.String(metadata={"example": "/api/v1/auth/me"})
+    errors = fields.Dict(
+        keys=fields.String(),
+        metadata={"description": "422 only: field name (or location) → messages."},
+    )
+    request_id = fields.String(metadata={"description": "The X-Request-ID of this answer."})
 
 
 def problem(
@@ -138,6 +151,8 @@ def problem(
         body["detail"] = detail
     if errors:
         body["errors"] = errors
+    if has_request_context():
+        body["instance"] = request.path
     request_id = g.get("request_id")
     if request_id:
         body["request_id"] = request_id
@@ -230,9 +245,28 @@ def handle_unexpected(error: Exception) -> Response:
 
 
 class ProblemApi(Api):
-    """flask-smorest's Api answering with problem+json instead of its own error shape."""
+    """flask-smorest's Api answering with problem+json instead of its own error shape, and
+    documenting it: every error response in the spec is problem+json (`api.openapi`)."""
 
     ERROR_SCHEMA = ProblemSchema
+
+    def __init__(self) -> None:
+        super().__init__(spec_kwargs={"extra_plugins": [ProblemResponsesPlugin()]})
+
+    def _init_spec(self, **options: Any) -> None:
+        super()._init_spec(**options)
+        self.ma_plugin.converter.add_attribute_function(field_rules)
+
+    def _register_responses(self) -> None:
+        problem_component_responses(self.spec, self.ERROR_SCHEMA)
+        for name, scheme in SECURITY_SCHEMES.items():
+            self.spec.components.security_scheme(name, scheme)
+
+    def register_blueprint(self, blp: Any, *, parameters: Any = None, **options: Any) -> None:
+        """Only `api.contract.Blueprint`s: their views all declare access and operationIds."""
+        if not getattr(blp, "CONTRACT", False):
+            raise TypeError(f"{blp.name}: use api.contract.Blueprint, not flask_smorest's")
+        super().register_blueprint(blp, parameters=parameters, **options)
 
     def handle_http_exception(self, error: HTTPException) -> Response:
         return handle_http_exception(error)

@@ -8,7 +8,7 @@ from functools import cache
 from typing import Any
 from zoneinfo import available_timezones
 
-from marshmallow import ValidationError, fields
+from marshmallow import Schema, ValidationError, fields, validates_schema
 
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 LINE_BREAKS = re.compile(r"[\r\n\t]")
@@ -43,6 +43,34 @@ class Text(fields.String):
         if not text and self.required:
             raise ValidationError("Must not be blank.")
         return text
+
+
+class ChangesSchema(Schema):
+    """A PATCH body: at least one field. An empty one (or none) changes nothing, which is a
+        client's mistake worth a 422; the spec says so with `minProperties` (`JSON_SCHEMA`, which
+    api.openapi adds to the schema's OpenAPI definition)."""
+
+    JSON_SCHEMA: dict[str, Any] = {"minProperties": 1}  # added to its OpenAPI schema
+
+    @validates_schema(pass_original=True)
+    def something_to_change(self, data: Any, original: Any, **_kwargs: Any) -> None:
+        if not data and not original:
+            raise ValidationError("Send at least one field to change.", field_name="_schema")
+
+
+class WholeNumber(fields.Integer):
+    """An integer that must be a JSON number (never "2" or true), where 2.0 counts as 2: JSON
+    and JSON Schema do not tell them apart, so a generated client may send either."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(strict=True, **kwargs)
+
+    def _validated(self, value: Any) -> int:
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return super()._validated(value)
 
 
 @cache

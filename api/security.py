@@ -11,11 +11,13 @@ This module depends only on the user model; `api.auth` issues tokens and revokes
 
 from __future__ import annotations
 
+import functools
+import hmac
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import Flask, Response, current_app, g, request
 from flask_jwt_extended import get_jwt, verify_jwt_in_request
@@ -24,9 +26,10 @@ from sqlalchemy import bindparam, select
 from api.database import read_row
 from api.errors import Forbidden, ServiceUnavailable, Unauthorized, problem
 from api.extensions import db, jwt, security_store
+from api.openapi import BEARER_SCHEME, OPERATOR_SCHEME, Access
 from api.users.models import User
 
-BEARER = {"WWW-Authenticate": "Bearer"}
+BEARER_HEADER = {"WWW-Authenticate": "Bearer"}
 USER_BY_ID = select(*User.__table__.columns).where(User.id == bindparam("user_id"))
 REVOKED_TOKEN = "revoked-token:{}"
 REVOKED_FAMILY = "revoked-family:{}"
@@ -72,7 +75,7 @@ class SignedIn(Caller):
     def account(self) -> User:
         user = self.user
         if user is None:  # deleted since the token was checked, within this request
-            raise Unauthorized("This account no longer exists.", headers=BEARER)
+            raise Unauthorized("This account no longer exists.", headers=BEARER_HEADER)
         return user
 
 
@@ -109,13 +112,13 @@ def load_token_user(claims: dict[str, Any]) -> User:
     try:
         user_id = uuid.UUID(str(claims.get("sub")))
     except ValueError as exc:
-        raise Unauthorized("The token does not name a user.", headers=BEARER) from exc
+        raise Unauthorized("The token does not name a user.", headers=BEARER_HEADER) from exc
     row = read_row(USER_BY_ID, {"user_id": user_id})
     user = None if row is None else User(**row._mapping)
     if user is None or not user.is_active:
-        raise Unauthorized("This account no longer exists or is disabled.", headers=BEARER)
+        raise Unauthorized("This account no longer exists or is disabled.", headers=BEARER_HEADER)
     if claims.get("ver") != user.session_version:
-        raise Unauthorized("This session has ended; sign in again.", headers=BEARER)
+        raise Unauthorized("This session has ended; sign in again.", headers=BEARER_HEADER)
     return user
 
 
@@ -139,7 +142,7 @@ def require_user() -> SignedIn:
     """The caller, who must be signed in."""
     caller = current_caller()
     if not isinstance(caller, SignedIn):
-        raise Unauthorized("Sign in to use this endpoint.", headers=BEARER)
+        raise Unauthorized("Sign in to use this endpoint.", headers=BEARER_HEADER)
     return caller
 
 
@@ -151,9 +154,96 @@ def require_role(*roles: str) -> SignedIn:
     return caller
 
 
+# --- access declarations ------------------------------------------------------------------
+# Each view says who may call it with one of these; the decorator enforces it before the view
+# runs and `api.contract.Blueprint` writes it into the spec (and refuses a view without one).
+
+F = TypeVar("F", bound=Callable[..., Any])
+ACCESS_ATTRIBUTE = "_access"
+ANONYMOUS: dict[str, list[str]] = {}
+BEARER: dict[str, list[str]] = {BEARER_SCHEME: []}
+
+
+def access_of(view: Callable[..., Any]) -> Access | None:
+    access: Access | None = getattr(view, ACCESS_ATTRIBUTE, None)
+    return access
+
+
+def _declare(access: Access, check: Callable[[], object] | None) -> Callable[[F], F]:
+    def decorator(view: F) -> F:
+        if access_of(view) is not None:
+            raise TypeError(f"{view.__qualname__} declares its access twice")
+        if check is None:
+            wrapper = view
+        else:
+
+            @functools.wraps(view)
+            def wrapper(*args: Any, **kwargs: Any) -> Any:
+                check()
+                return view(*args, **kwargs)
+
+        setattr(wrapper, ACCESS_ATTRIBUTE, access)
+        return wrapper
+
+    return decorator
+
+
+def public(view: F) -> F:
+    """Anyone; the view reads no token (a sent one is ignored)."""
+    return _declare(Access("public", ()), None)(view)
+
+
+def optional_auth(view: F) -> F:
+    """Anyone; a token, when sent, must be valid (else 401) and makes the caller known.
+
+    Checked where the caller is first read (`current_caller()`, by the view, its service or
+    the rate limiter), not up front: a cached public read that never asks who calls costs no
+    token check."""
+    return _declare(Access("optional_auth", (ANONYMOUS, BEARER), (401,)), None)(view)
+
+
+def signed_in(view: F) -> F:
+    """A signed-in caller (a valid access token), else 401."""
+    return _declare(Access("signed_in", (BEARER,), (401,)), require_user)(view)
+
+
+def roles_required(*roles: str) -> Callable[[F], F]:
+    """A signed-in caller with one of `roles`: 401 without a token, 403 with another role."""
+    if not roles:
+        raise TypeError("roles_required needs at least one role")
+    access = Access("roles_required", (BEARER,), (401, 403), tuple(str(r) for r in roles))
+    return _declare(access, lambda: require_role(*roles))
+
+
+def refresh_token(view: F) -> F:
+    """The refresh token (not an access token) in `Authorization: Bearer`, else 401."""
+    return _declare(
+        Access("refresh_token", (BEARER,), (401,)),
+        lambda: verify_jwt_in_request(refresh=True),
+    )(view)
+
+
+def operator_token(view: F) -> F:
+    """`Bearer <METRICS_TOKEN>` when METRICS_TOKEN is set (else anyone), for probes/scrapes."""
+    return _declare(
+        Access("operator_token", (ANONYMOUS, {OPERATOR_SCHEME: []}), (401,)), require_operator
+    )(view)
+
+
+def require_operator() -> None:
+    """The detailed health and the metrics cost queries and pings: with METRICS_TOKEN set
+    (always in production) only a caller presenting it gets them."""
+    token = current_app.config["METRICS_TOKEN"]
+    if not token:
+        return
+    presented = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+    if not hmac.compare_digest(presented.encode(), token.encode()):
+        raise Unauthorized("Send Authorization: Bearer <METRICS_TOKEN>.", headers=BEARER_HEADER)
+
+
 def _token_problem(detail: str) -> Callable[..., Response]:
     def answer(*_args: Any) -> Response:
-        return problem(401, "unauthorized", detail, headers=BEARER)
+        return problem(401, "unauthorized", detail, headers=BEARER_HEADER)
 
     return answer
 

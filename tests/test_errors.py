@@ -51,6 +51,7 @@ def test_unexpected_exception_is_a_bare_500_logged_with_the_request_id(app, capl
         "title": "Internal Server Error",
         "status": 500,
         "code": "internal_error",
+        "instance": "/explode",
         "request_id": "req-123",
     }
     assert "secret" not in response.get_data(as_text=True)

@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import jsonify, redirect, request, url_for
-from flask_jwt_extended import get_jwt, jwt_required
-from flask_smorest import Blueprint
+from flask_jwt_extended import get_jwt
 from werkzeug.wrappers import Response
 
 from api.auth import oauth, privacy
@@ -25,9 +24,10 @@ from api.auth.schemas import (
     TokenPairSchema,
     TokenSchema,
 )
+from api.contract import Blueprint
 from api.idempotency import idempotent
 from api.ratelimits import limit_from_setting
-from api.security import load_token_user, require_user
+from api.security import load_token_user, public, refresh_token, require_user, signed_in
 from api.users.models import User
 from api.users.schemas import ProfileUpdateSchema, UserSchema
 
@@ -37,6 +37,7 @@ EMAIL_SENT_IF_KNOWN = {"detail": "If an account matches, we have sent it an emai
 
 
 @blp.route("/register", methods=["POST"])
+@public
 @limit_from_setting("RATELIMIT_REGISTER")
 @idempotent
 @blp.arguments(RegisterSchema())
@@ -49,6 +50,7 @@ def register(data: dict[str, Any]) -> User:
 
 
 @blp.route("/login", methods=["POST"])
+@public
 @limit_from_setting("RATELIMIT_LOGIN")
 @blp.arguments(LoginSchema())
 @blp.response(200, TokenPairSchema)
@@ -60,7 +62,7 @@ def login(data: dict[str, Any]) -> dict[str, Any]:
 
 
 @blp.route("/refresh", methods=["POST"])
-@jwt_required(refresh=True)
+@refresh_token
 @blp.response(200, TokenPairSchema)
 @blp.alt_response(401, description="Invalid, expired, revoked or reused refresh token.")
 def refresh() -> dict[str, Any]:
@@ -70,6 +72,7 @@ def refresh() -> dict[str, Any]:
 
 
 @blp.route("/logout", methods=["POST"])
+@signed_in
 @blp.arguments(LogoutSchema(), required=False)
 @blp.response(204)
 def logout(data: dict[str, Any] | None) -> None:
@@ -79,6 +82,7 @@ def logout(data: dict[str, Any] | None) -> None:
 
 
 @blp.route("/me")
+@signed_in
 @blp.response(200, UserSchema)
 @blp.alt_response(401, description="Not signed in.")
 def me() -> User:
@@ -87,6 +91,7 @@ def me() -> User:
 
 
 @blp.route("/me", methods=["PATCH"])
+@signed_in
 @blp.arguments(ProfileUpdateSchema())
 @blp.response(200, UserSchema)
 @blp.alt_response(409, description="Email or username already used.")
@@ -98,6 +103,7 @@ def update_me(changes: dict[str, Any]) -> User:
 
 
 @blp.route("/me", methods=["DELETE"])
+@signed_in
 @blp.arguments(AccountDeletionSchema(), required=False)
 @blp.response(204)
 @blp.alt_response(401, description="Not signed in.")
@@ -112,6 +118,7 @@ def delete_me(data: dict[str, Any] | None) -> None:
 
 
 @blp.route("/me/export")
+@signed_in
 @blp.response(200, AccountExportSchema)
 @blp.alt_response(401, description="Not signed in.")
 def export_me() -> dict[str, Any]:
@@ -121,6 +128,7 @@ def export_me() -> dict[str, Any]:
 
 
 @blp.route("/password/change", methods=["POST"])
+@signed_in
 @blp.arguments(PasswordChangeSchema())
 @blp.response(204)
 def change_password(data: dict[str, Any]) -> None:
@@ -129,6 +137,7 @@ def change_password(data: dict[str, Any]) -> None:
 
 
 @blp.route("/password/forgot", methods=["POST"])
+@public
 @limit_from_setting("RATELIMIT_ACCOUNT_EMAIL")
 @blp.arguments(EmailSchema())
 @blp.response(202, AcceptedSchema)
@@ -139,6 +148,7 @@ def forgot_password(data: dict[str, Any]) -> dict[str, str]:
 
 
 @blp.route("/password/reset", methods=["POST"])
+@public
 @blp.arguments(PasswordResetSchema())
 @blp.response(204)
 def reset_password(data: dict[str, Any]) -> None:
@@ -147,6 +157,7 @@ def reset_password(data: dict[str, Any]) -> None:
 
 
 @blp.route("/verify-email", methods=["POST"])
+@public
 @blp.arguments(TokenSchema())
 @blp.response(204)
 @blp.alt_response(409, description="The new address was taken by another account meanwhile.")
@@ -156,6 +167,7 @@ def verify_email(data: dict[str, Any]) -> None:
 
 
 @blp.route("/verify-email/resend", methods=["POST"])
+@public
 @limit_from_setting("RATELIMIT_ACCOUNT_EMAIL")
 @blp.arguments(EmailSchema())
 @blp.response(202, AcceptedSchema)
@@ -170,6 +182,7 @@ def _callback_url(provider: str) -> str:
 
 
 @blp.route("/oauth/<any(google, wechat):provider>/login")
+@public
 @limit_from_setting("RATELIMIT_LOGIN")
 @blp.response(302)
 @blp.alt_response(404, description="This provider is not configured.")
@@ -179,6 +192,7 @@ def oauth_login(provider: str) -> Response:
 
 
 @blp.route("/oauth/<any(google, wechat):provider>/callback")
+@public
 @limit_from_setting("RATELIMIT_LOGIN")
 @blp.response(302, description="To `{FRONTEND_URL}/oauth/done?code=...` (or `?error=...`).")
 @blp.alt_response(200, schema=TokenPairSchema, description="With `Accept: application/json`.")
@@ -196,6 +210,7 @@ def oauth_callback(provider: str) -> Response:
 
 
 @blp.route("/oauth/exchange", methods=["POST"])
+@public
 @limit_from_setting("RATELIMIT_LOGIN")
 @blp.arguments(OAuthExchangeSchema())
 @blp.response(200, TokenPairSchema)

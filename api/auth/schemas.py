@@ -5,6 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from api.fields import Text
+from api.users.passwords import MAX_LENGTH, MIN_LENGTH
 from api.users.schemas import USERNAME
 
 
@@ -12,10 +13,24 @@ def password_field() -> fields.String:
     return fields.String(required=True, load_only=True, validate=validate.Length(max=1024))
 
 
+def new_password_field(*, required: bool = True) -> fields.String:
+    """A password being chosen: the policy (api.users.passwords) checks it and says why."""
+    return fields.String(
+        required=required,
+        load_only=True,
+        validate=validate.Length(max=1024),
+        metadata={
+            "minLength": MIN_LENGTH,
+            "maxLength": MAX_LENGTH,
+            "description": "Must not contain the email or username, nor be a common password.",
+        },
+    )
+
+
 class RegisterSchema(Schema):
     email = fields.Email(required=True, validate=validate.Length(max=254))
     username = Text(required=True, validate=USERNAME)
-    password = password_field()
+    password = new_password_field()
     full_name = Text(validate=validate.Length(min=1, max=100))
 
 
@@ -37,7 +52,7 @@ class LogoutSchema(Schema):
 
 class PasswordChangeSchema(Schema):
     current_password = password_field()
-    new_password = password_field()
+    new_password = new_password_field()
 
 
 class EmailSchema(Schema):
@@ -49,7 +64,7 @@ class TokenSchema(Schema):
 
 
 class PasswordResetSchema(TokenSchema):
-    new_password = password_field()
+    new_password = new_password_field()
 
 
 class AcceptedSchema(Schema):

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response
-from flask_smorest import Blueprint
 
 from api import response_cache
 from api.blog import service, views
@@ -17,15 +16,17 @@ from api.blog.schemas import (
     PostSchema,
     PostUpdateSchema,
 )
+from api.contract import Blueprint
 from api.errors import NotFound
 from api.idempotency import idempotent
 from api.ratelimits import exempt
-from api.security import current_caller, require_user
+from api.security import current_caller, optional_auth, require_user, signed_in
 
 blp = Blueprint("blog", __name__, url_prefix="/api/v1/posts", description="The blog.")
 
 
 @blp.route("")
+@optional_auth
 @exempt  # cache hits are cheaper than a limit check; misses are charged
 @blp.arguments(PostListArgsSchema(), location="query")
 @blp.response(200, PostPageSchema)
@@ -44,6 +45,7 @@ def list_posts(args: dict[str, Any]) -> Response:
 
 
 @blp.route("", methods=["POST"])
+@signed_in
 @idempotent
 @blp.arguments(PostCreateSchema())
 @blp.response(201, PostSchema)
@@ -55,6 +57,7 @@ def create_post(data: dict[str, Any]) -> Post:
 
 
 @blp.route("/<string:slug>")
+@optional_auth
 @exempt  # cache hits are cheaper than a limit check; misses are charged
 @blp.response(200, PostSchema)
 @blp.alt_response(404, description="No such post (drafts are their author's).")
@@ -73,6 +76,7 @@ def get_post(slug: str) -> Response:
 
 
 @blp.route("/<string:slug>", methods=["PATCH"])
+@signed_in
 @blp.arguments(PostUpdateSchema())
 @blp.response(200, PostSchema)
 @blp.alt_response(403, description="Not the author, a moderator or an administrator.")
@@ -83,6 +87,7 @@ def update_post(changes: dict[str, Any], slug: str) -> Post:
 
 
 @blp.route("/<string:slug>", methods=["DELETE"])
+@signed_in
 @blp.response(204)
 @blp.alt_response(403, description="Not the author, a moderator or an administrator.")
 def delete_post(slug: str) -> None:

@@ -7,7 +7,7 @@ from typing import Any
 from marshmallow import Schema, fields, validate
 
 from api.blog.models import Post, PostStatus
-from api.fields import Text
+from api.fields import ChangesSchema, Text
 from api.pagination import PageArgsSchema, page_schema
 from api.users.schemas import TestimonialAuthorSchema
 
@@ -27,7 +27,7 @@ class PostCreateSchema(Schema):
     media_ids = fields.List(fields.UUID(), validate=validate.Length(max=13))
 
 
-class PostUpdateSchema(PostCreateSchema):
+class PostUpdateSchema(ChangesSchema, PostCreateSchema):
     title = Text(validate=validate.Length(min=1, max=150))
     content = Text(multiline=True, validate=validate.Length(min=1, max=50_000))
     status = fields.String(validate=validate.OneOf([status.value for status in PostStatus]))

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response
-from flask_smorest import Blueprint
 
 from api import response_cache
 from api.catalogue import service
@@ -14,7 +13,9 @@ from api.catalogue.schemas import (
     DestinationPageSchema,
     DestinationSchema,
 )
+from api.contract import Blueprint
 from api.ratelimits import exempt
+from api.security import public
 
 blp = Blueprint(
     "catalogue", __name__, url_prefix="/api/v1/destinations", description="Bali destinations."
@@ -22,6 +23,7 @@ blp = Blueprint(
 
 
 @blp.route("")
+@public
 @exempt  # cache hits are cheaper than a limit check; misses are charged
 @blp.arguments(DestinationListArgsSchema(), location="query")
 @blp.response(200, DestinationPageSchema)
@@ -32,6 +34,7 @@ def list_destinations(args: dict[str, Any]) -> Response:
 
 
 @blp.route("/<string:slug>")
+@public
 @exempt  # cache hits are cheaper than a limit check; misses are charged
 @blp.response(200, DestinationSchema)
 @blp.alt_response(404, description="No such destination.")

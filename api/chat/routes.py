@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
-
 from api.chat import service
 from api.chat.schemas import ChatReplySchema, ChatRequestSchema
+from api.contract import Blueprint
 from api.idempotency import idempotent
 from api.ratelimits import limit_from_setting
+from api.security import optional_auth
 
 blp = Blueprint("chat", __name__, url_prefix="/api/v1/chat", description="Travel chatbot.")
 
 
 @blp.route("", methods=["POST"])
+@optional_auth
 @limit_from_setting("RATELIMIT_CHAT")
 @idempotent
 @blp.arguments(ChatRequestSchema())

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from flask import Response
-from flask_smorest import Blueprint
 
 from api import response_cache
+from api.contract import Blueprint
 from api.feeds import service
 from api.ratelimits import exempt
+from api.security import public
 
 blp = Blueprint("feeds", __name__, description="The blog's Atom feed and the sitemap.")
 
@@ -16,6 +17,7 @@ SITEMAP_TYPE = "application/xml"
 
 
 @blp.route("/feed.xml", endpoint="atom")
+@public
 @exempt  # cache hits are cheaper than a limit check; misses are charged
 @blp.doc(responses={200: {"description": "Atom 1.0: the 20 newest published posts."}})
 def atom() -> Response:
@@ -24,6 +26,7 @@ def atom() -> Response:
 
 
 @blp.route("/sitemap.xml", endpoint="sitemap")
+@public
 @exempt
 @blp.doc(responses={200: {"description": "sitemaps.org 0.9: posts and destinations."}})
 def sitemap() -> Response:

@@ -5,8 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from flask_smorest import Blueprint
-
+from api.contract import Blueprint
 from api.idempotency import idempotent
 from api.inquiries import service
 from api.inquiries.models import Inquiry
@@ -20,7 +19,7 @@ from api.jobs.http import accepted, submission_from_request
 from api.jobs.schemas import JobSchema
 from api.pagination import page_schema, paginate
 from api.ratelimits import limit_from_setting
-from api.security import require_role
+from api.security import optional_auth, roles_required
 from api.users.models import Role
 
 blp = Blueprint(
@@ -29,6 +28,7 @@ blp = Blueprint(
 
 
 @blp.route("", methods=["POST"])
+@optional_auth
 @limit_from_setting("RATELIMIT_INQUIRY")
 @idempotent
 @blp.arguments(InquiryCreateSchema())
@@ -43,22 +43,22 @@ def submit_inquiry(data: dict[str, Any]) -> tuple[Any, int, dict[str, Any]]:
 
 
 @blp.route("")
+@roles_required(Role.ADMIN)
 @blp.arguments(InquiryListArgsSchema(), location="query")
 @blp.response(200, page_schema(InquirySchema))
 @blp.alt_response(403, description="Administrators only.")
 def list_inquiries(args: dict[str, Any]) -> dict[str, Any]:
     """The back office: inquiries newest first (filters: status, category)."""
-    require_role(Role.ADMIN)
     page, per_page = args.pop("page"), args.pop("per_page")
     return paginate(service.search(args), page, per_page)
 
 
 @blp.route("/<uuid:inquiry_id>", methods=["PATCH"])
+@roles_required(Role.ADMIN)
 @blp.arguments(InquiryUpdateSchema())
 @blp.response(200, InquirySchema)
 @blp.alt_response(403, description="Administrators only.")
 @blp.alt_response(404, description="No such inquiry.")
 def update_inquiry(data: dict[str, Any], inquiry_id: uuid.UUID) -> Inquiry:
     """Move an inquiry along: new, in_progress, answered, closed."""
-    require_role(Role.ADMIN)
     return service.set_status(inquiry_id, data["status"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from api.fields import Text, not_disposable_email, not_in_past
+from api.fields import Text, WholeNumber, not_disposable_email, not_in_past
 from api.inquiries.analysis import CATEGORIES, URGENCIES
 from api.inquiries.models import InquiryStatus
 from api.jobs.schemas import CallbackSchema
@@ -21,7 +21,7 @@ class InquiryCreateSchema(CallbackSchema):
     phone = Text(validate=validate.Regexp(PHONE_PATTERN, error="Not a valid phone number."))
     subject = Text(load_default="Travel Inquiry", validate=validate.Length(min=1, max=150))
     travel_date = fields.Date(validate=not_in_past)
-    group_size = fields.Integer(strict=True, validate=validate.Range(min=1, max=100))
+    group_size = WholeNumber(validate=validate.Range(min=1, max=100))
 
 
 class AnalysisSchema(Schema):

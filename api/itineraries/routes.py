@@ -6,8 +6,8 @@ import uuid
 from typing import Any
 
 from flask import Response
-from flask_smorest import Blueprint
 
+from api.contract import Blueprint
 from api.idempotency import idempotent
 from api.itineraries import exports, service
 from api.itineraries.models import Itinerary
@@ -20,7 +20,7 @@ from api.jobs.http import accepted, submission_from_request
 from api.jobs.schemas import CallbackSchema, JobSchema
 from api.pagination import PageArgsSchema, page_schema, paginate
 from api.ratelimits import limit_from_setting
-from api.security import current_caller, require_user
+from api.security import current_caller, optional_auth, require_user, signed_in
 
 blp = Blueprint(
     "itineraries", __name__, url_prefix="/api/v1/itineraries", description="AI itineraries."
@@ -28,6 +28,7 @@ blp = Blueprint(
 
 
 @blp.route("", methods=["POST"])
+@optional_auth
 @limit_from_setting("RATELIMIT_ITINERARY")
 @idempotent
 @blp.arguments(ItineraryRequestSchema())
@@ -41,6 +42,7 @@ def submit_itinerary(data: dict[str, Any]) -> tuple[Any, int, dict[str, Any]]:
 
 
 @blp.route("")
+@signed_in
 @blp.arguments(PageArgsSchema(), location="query", as_kwargs=True)
 @blp.response(200, page_schema(ItinerarySummarySchema))
 @blp.alt_response(401, description="Not signed in.")
@@ -50,6 +52,7 @@ def list_itineraries(page: int, per_page: int) -> dict[str, Any]:
 
 
 @blp.route("/<uuid:itinerary_id>")
+@optional_auth
 @blp.response(200, ItinerarySchema)
 @blp.alt_response(404, description="No such itinerary, or not yours.")
 def get_itinerary(itinerary_id: uuid.UUID) -> Itinerary:
@@ -58,6 +61,7 @@ def get_itinerary(itinerary_id: uuid.UUID) -> Itinerary:
 
 
 @blp.route("/<uuid:itinerary_id>", methods=["DELETE"])
+@signed_in
 @blp.response(204)
 @blp.alt_response(403, description="Not the owner.")
 def delete_itinerary(itinerary_id: uuid.UUID) -> None:
@@ -74,6 +78,7 @@ def _download(body: str | bytes, mimetype: str, filename: str) -> Response:
 
 
 @blp.route("/<uuid:itinerary_id>/calendar.ics")
+@optional_auth
 @blp.doc(responses={200: {"description": "text/calendar, one event per activity."}})
 @blp.alt_response(422, description="The itinerary has no start date.")
 def calendar(itinerary_id: uuid.UUID) -> Response:
@@ -83,6 +88,7 @@ def calendar(itinerary_id: uuid.UUID) -> Response:
 
 
 @blp.route("/<uuid:itinerary_id>/itinerary.md")
+@optional_auth
 @blp.doc(responses={200: {"description": "text/markdown"}})
 def as_markdown(itinerary_id: uuid.UUID) -> Response:
     """The itinerary as Markdown."""
@@ -91,6 +97,7 @@ def as_markdown(itinerary_id: uuid.UUID) -> Response:
 
 
 @blp.route("/<uuid:itinerary_id>/itinerary.txt")
+@optional_auth
 @blp.doc(responses={200: {"description": "text/plain, sized for a WhatsApp message."}})
 def as_text(itinerary_id: uuid.UUID) -> Response:
     """The itinerary as plain text for WhatsApp."""
@@ -99,6 +106,7 @@ def as_text(itinerary_id: uuid.UUID) -> Response:
 
 
 @blp.route("/<uuid:itinerary_id>/email", methods=["POST"])
+@signed_in
 @limit_from_setting("RATELIMIT_ACCOUNT_EMAIL")
 @idempotent
 @blp.arguments(CallbackSchema(), required=False)

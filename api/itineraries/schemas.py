@@ -7,7 +7,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from api.fields import Text, not_in_past
+from api.fields import Text, WholeNumber, not_in_past
 from api.itineraries.planner import minimum_budget
 from api.jobs.schemas import CallbackSchema
 
@@ -18,14 +18,12 @@ MAX_SUGGESTION, MAX_MEALS = 300, 4
 
 
 class TravelersSchema(Schema):
-    adults = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=20))
-    children = fields.Integer(load_default=0, strict=True, validate=validate.Range(min=0, max=20))
+    adults = WholeNumber(required=True, validate=validate.Range(min=1, max=20))
+    children = WholeNumber(load_default=0, validate=validate.Range(min=0, max=20))
 
 
 class ItineraryRequestSchema(CallbackSchema):
-    duration_days = fields.Integer(
-        required=True, strict=True, validate=validate.Range(min=1, max=30)
-    )
+    duration_days = WholeNumber(required=True, validate=validate.Range(min=1, max=30))
     travelers = fields.Nested(TravelersSchema, required=True)
     budget = fields.String(required=True, validate=validate.OneOf(BUDGETS))
     budget_usd = fields.Integer(allow_none=True, validate=validate.Range(min=300, max=1_000_000))

@@ -6,9 +6,9 @@ import uuid
 from typing import Any
 
 from flask import Response, stream_with_context
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
+from api.contract import Blueprint
 from api.jobs import service, webhooks
 from api.jobs.http import client_gone_check
 from api.jobs.models import Job
@@ -20,7 +20,7 @@ from api.jobs.schemas import (
 )
 from api.pagination import page_schema, paginate
 from api.ratelimits import limit_from_setting
-from api.security import current_caller, require_user
+from api.security import current_caller, optional_auth, require_user, signed_in
 
 blp = Blueprint(
     "jobs", __name__, url_prefix="/api/v1/jobs", description="Background jobs: poll, list, cancel."
@@ -28,6 +28,7 @@ blp = Blueprint(
 
 
 @blp.route("/<uuid:job_id>")
+@optional_auth
 @limit_from_setting("RATELIMIT_JOB_POLL")
 @blp.arguments(JobWaitArgsSchema(), location="query", as_kwargs=True)
 @blp.response(200, JobSchema)
@@ -43,6 +44,7 @@ def get_job(job_id: uuid.UUID, wait: float) -> Job | tuple[Job, int, dict[str, s
 
 
 @blp.route("/<uuid:job_id>/events")
+@optional_auth
 @limit_from_setting("RATELIMIT_JOB_POLL")
 @blp.arguments(JobEventsArgsSchema(), location="headers", as_kwargs=True)
 @blp.doc(
@@ -70,6 +72,7 @@ def job_events(job_id: uuid.UUID, last_event_id: int | None = None) -> Response:
 
 
 @blp.route("")
+@signed_in
 @blp.arguments(JobListArgsSchema(), location="query", as_kwargs=True)
 @blp.response(200, page_schema(JobSchema))
 @blp.alt_response(401, description="Sign in to list your jobs.")
@@ -81,6 +84,7 @@ def list_jobs(
 
 
 @blp.route("/<uuid:job_id>/cancel", methods=["POST"])
+@optional_auth
 @blp.response(200, JobSchema)
 @blp.alt_response(404, description="No such job, or not yours.")
 @blp.alt_response(409, description="The job already finished.")
@@ -112,6 +116,7 @@ class AttemptSchema(Schema):
 
 
 @webhooks_blp.route("/webhooks/secret")
+@signed_in
 @webhooks_blp.response(200, SecretSchema)
 @webhooks_blp.alt_response(401, description="Not signed in.")
 def show_secret() -> dict[str, str]:
@@ -120,6 +125,7 @@ def show_secret() -> dict[str, str]:
 
 
 @webhooks_blp.route("/webhooks/secret/rotate", methods=["POST"])
+@signed_in
 @webhooks_blp.response(200, SecretSchema)
 @webhooks_blp.alt_response(401, description="Not signed in.")
 def rotate_secret() -> dict[str, str]:
@@ -128,6 +134,7 @@ def rotate_secret() -> dict[str, str]:
 
 
 @webhooks_blp.route("/jobs/<uuid:job_id>/deliveries")
+@optional_auth
 @webhooks_blp.response(200, AttemptSchema(many=True))
 @webhooks_blp.alt_response(404, description="No such job, or not yours.")
 def deliveries(job_id: uuid.UUID) -> list[dict[str, Any]]:

@@ -57,7 +57,10 @@ class CallbackSchema(Schema):
         schemes={"http", "https"},
         require_tld=False,
         validate=validate.Length(max=2048),
-        metadata={"description": "Receive a signed webhook when the job finishes."},
+        metadata={
+            "description": "Receive a signed webhook when the job finishes. Its host must "
+            "resolve to a public address (no private, loopback or link-local ones)."
+        },
     )
 
 

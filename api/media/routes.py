@@ -6,9 +6,9 @@ import uuid
 from typing import Any
 
 from flask import Response, current_app, request, send_from_directory
-from flask_smorest import Blueprint
 
 from api import idempotency
+from api.contract import Blueprint
 from api.errors import NotFound
 from api.idempotency import idempotent
 from api.jobs.http import accepted, submission_from_request
@@ -18,13 +18,14 @@ from api.media import service
 from api.media.models import Media
 from api.media.schemas import MediaSchema
 from api.ratelimits import exempt
-from api.security import current_caller, require_user
+from api.security import current_caller, optional_auth, public, require_user, signed_in
 
 blp = Blueprint("media", __name__, description="Photo and video uploads.")
 ONE_YEAR = 365 * 24 * 3600
 
 
 @blp.route("/api/v1/media", methods=["POST"])
+@signed_in
 @idempotent(deferred=True)
 @blp.doc(
     requestBody={
@@ -34,7 +35,7 @@ ONE_YEAR = 365 * 24 * 3600
                 "schema": {
                     "type": "object",
                     "properties": {
-                        "file": {"type": "string", "format": "binary"},
+                        "file": {"type": "string", "format": "binary", "minLength": 1},
                         "purpose": {"type": "string", "enum": service.PURPOSES},
                         "callback_url": {"type": "string", "format": "uri", "maxLength": 1024},
                     },
@@ -50,7 +51,6 @@ ONE_YEAR = 365 * 24 * 3600
 @blp.alt_response(422, description="No file, an empty file, or an unknown purpose.")
 def upload() -> tuple[Any, int, dict[str, Any]]:
     """Upload a photo or video (field `file`, optional `purpose`); a media job processes it."""
-    require_user()
 
     def submission_for(digest: str, callback_url: str | None) -> Submission:
         idempotency.begin(digest)  # a repeated upload is answered from here
@@ -60,6 +60,7 @@ def upload() -> tuple[Any, int, dict[str, Any]]:
 
 
 @blp.route("/api/v1/media/<uuid:media_id>")
+@signed_in
 @blp.response(200, MediaSchema)
 @blp.alt_response(404, description="No such media, or not yours.")
 def get_media(media_id: uuid.UUID) -> Media:
@@ -68,6 +69,7 @@ def get_media(media_id: uuid.UUID) -> Media:
 
 
 @blp.route("/api/v1/media/<uuid:media_id>", methods=["DELETE"])
+@optional_auth
 @blp.response(204)
 @blp.alt_response(404, description="No such media, or not yours.")
 def delete_media(media_id: uuid.UUID) -> None:
@@ -76,6 +78,7 @@ def delete_media(media_id: uuid.UUID) -> None:
 
 
 @blp.route("/media/<path:key>")
+@public
 @exempt
 @blp.doc(responses={200: {"description": "The file, cacheable for a year."}})
 def serve(key: str) -> Response:

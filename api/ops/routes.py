@@ -5,15 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Response, current_app
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from api import response_cache
+from api.contract import Blueprint
 from api.errors import problem
 from api.ops import service, warmup
 from api.ops.metrics import cache_counts, metrics_response
 from api.ratelimits import exempt
-from api.security import require_role
+from api.security import operator_token, public, roles_required
 from api.users.models import Role
 
 blp = Blueprint("operations", __name__, description="Health, metrics and admin statistics.")
@@ -25,13 +25,13 @@ class HealthSchema(Schema):
 
 
 @blp.route("/health")
+@operator_token
 @exempt  # probes, scrapes and operators are never refused
 @blp.response(200, HealthSchema)
 @blp.alt_response(401, description="METRICS_TOKEN is set and the bearer token is not it.")
 @blp.alt_response(503, schema=HealthSchema, description="The database is unreachable.")
 def health() -> tuple[dict[str, Any], int]:
     """Database, Redis, broker and workers (needs `Bearer <METRICS_TOKEN>` when it is set)."""
-    service.require_operator()
     return service.health()
 
 
@@ -39,6 +39,7 @@ LIVE = b'{"status":"ok","checks":{}}'
 
 
 @blp.route("/health/live")
+@public
 @exempt  # probes, scrapes and operators are never refused
 @blp.response(200, HealthSchema)
 def live() -> Response:
@@ -47,6 +48,7 @@ def live() -> Response:
 
 
 @blp.route("/health/ready")
+@public
 @exempt  # probes, scrapes and operators are never refused
 @blp.response(200, HealthSchema)
 @blp.alt_response(503, description="The database is unreachable.")
@@ -58,11 +60,11 @@ def ready() -> dict[str, Any] | Response:
 
 
 @blp.route("/metrics")
+@operator_token
 @exempt  # probes, scrapes and operators are never refused
 @blp.doc(responses={200: {"description": "Prometheus text format."}})
 def metrics() -> Response:
     """Prometheus metrics (needs `Bearer <METRICS_TOKEN>` when it is set)."""
-    service.require_operator()
     return metrics_response(current_app)
 
 
@@ -86,12 +88,12 @@ class RateLimitStatusSchema(Schema):
 
 
 @blp.route("/api/v1/admin/cache")
+@roles_required(Role.ADMIN)
 @exempt  # probes, scrapes and operators are never refused
 @blp.response(200, CacheStatusSchema)
 @blp.alt_response(403, description="Administrators only.")
 def cache_status() -> dict[str, Any]:
     """The cache backend, cached-read hits and misses, and the last warm-up."""
-    require_role(Role.ADMIN)
     return {
         "backend": current_app.config["CACHE_TYPE"],
         **cache_counts(),
@@ -100,30 +102,30 @@ def cache_status() -> dict[str, Any]:
 
 
 @blp.route("/api/v1/admin/cache", methods=["DELETE"])
+@roles_required(Role.ADMIN)
 @exempt  # probes, scrapes and operators are never refused
 @blp.response(204)
 @blp.alt_response(403, description="Administrators only.")
 def clear_cache() -> None:
     """Invalidate every cached public read (sessions and lockouts are kept)."""
-    require_role(Role.ADMIN)
     response_cache.invalidate_all()
 
 
 @blp.route("/api/v1/admin/rate-limits")
+@roles_required(Role.ADMIN)
 @exempt  # probes, scrapes and operators are never refused
 @blp.response(200, RateLimitStatusSchema)
 @blp.alt_response(403, description="Administrators only.")
 def rate_limit_status() -> dict[str, Any]:
     """Which storage the rate limiter uses, and whether it answers."""
-    require_role(Role.ADMIN)
     return service.rate_limit_status()
 
 
 @blp.route("/api/v1/admin/stats")
+@roles_required(Role.ADMIN)
 @exempt  # probes, scrapes and operators are never refused
 @blp.response(200, StatsSchema)
 @blp.alt_response(403, description="Administrators only.")
 def stats() -> dict[str, Any]:
     """Users by role and verification, jobs by kind and status, content counts."""
-    require_role(Role.ADMIN)
     return service.stats()

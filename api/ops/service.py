@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import hmac
 import time
 from collections.abc import Callable
 from typing import Any
 
-from flask import current_app, request
+from flask import current_app
 from sqlalchemy import text
 
 from api import ratelimits
 from api.blog.models import Post
 from api.database import count_by
-from api.errors import Unauthorized
 from api.extensions import celery_app, db, redis_client
 from api.inquiries.models import Inquiry
 from api.jobs import service as jobs
@@ -69,19 +67,6 @@ def _workers() -> str:
             return UNKNOWN  # the SQLite broker cannot broadcast a ping
     replies = celery.control.ping(timeout=WORKER_PING_TIMEOUT_SECONDS, limit=1)
     return OK if replies else DOWN
-
-
-def require_operator() -> None:
-    """The detailed health and the metrics cost queries and pings: with METRICS_TOKEN set
-    (always in production) only a caller presenting it gets them."""
-    token = current_app.config["METRICS_TOKEN"]
-    if not token:
-        return
-    presented = request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
-    if not hmac.compare_digest(presented.encode(), token.encode()):
-        raise Unauthorized(
-            "Send Authorization: Bearer <METRICS_TOKEN>.", headers={"WWW-Authenticate": "Bearer"}
-        )
 
 
 def database_ready() -> bool:

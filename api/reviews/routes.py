@@ -6,9 +6,9 @@ import uuid
 from typing import Any
 
 from flask import Response
-from flask_smorest import Blueprint
 
 from api import response_cache
+from api.contract import Blueprint
 from api.idempotency import idempotent
 from api.ratelimits import exempt
 from api.reviews import service
@@ -22,12 +22,13 @@ from api.reviews.schemas import (
     SummaryArgsSchema,
     SummarySchema,
 )
-from api.security import current_caller, require_user
+from api.security import current_caller, optional_auth, public, require_user, signed_in
 
 blp = Blueprint("reviews", __name__, url_prefix="/api/v1/reviews", description="Reviews.")
 
 
 @blp.route("")
+@optional_auth
 @exempt  # cache hits are cheaper than a limit check; misses are charged
 @blp.arguments(ReviewListArgsSchema(), location="query")
 @blp.response(200, ReviewPageSchema)
@@ -47,6 +48,7 @@ def list_reviews(args: dict[str, Any]) -> Response:
 
 
 @blp.route("/summary")
+@public
 @exempt  # cache hits are cheaper than a limit check; misses are charged
 @blp.arguments(SummaryArgsSchema(), location="query")
 @blp.response(200, SummarySchema)
@@ -56,6 +58,7 @@ def review_summary(args: dict[str, Any]) -> Response:
 
 
 @blp.route("", methods=["POST"])
+@signed_in
 @idempotent
 @blp.arguments(ReviewCreateSchema())
 @blp.response(201, ReviewSchema)
@@ -67,6 +70,7 @@ def create_review(data: dict[str, Any]) -> Review:
 
 
 @blp.route("/<uuid:review_id>")
+@optional_auth
 @blp.response(200, ReviewSchema)
 @blp.alt_response(404, description="No such review (a pending one is its author's and staff's).")
 def get_review(review_id: uuid.UUID) -> Review:
@@ -75,6 +79,7 @@ def get_review(review_id: uuid.UUID) -> Review:
 
 
 @blp.route("/<uuid:review_id>", methods=["PATCH"])
+@signed_in
 @blp.arguments(ReviewUpdateSchema())
 @blp.response(200, ReviewSchema)
 @blp.alt_response(403, description="Not the author, a moderator or an administrator.")
@@ -84,6 +89,7 @@ def update_review(changes: dict[str, Any], review_id: uuid.UUID) -> Review:
 
 
 @blp.route("/<uuid:review_id>", methods=["DELETE"])
+@signed_in
 @blp.response(204)
 @blp.alt_response(403, description="Not the author, a moderator or an administrator.")
 def delete_review(review_id: uuid.UUID) -> None:

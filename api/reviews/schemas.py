@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from api.fields import Text
+from api.fields import ChangesSchema, Text, WholeNumber
 from api.pagination import PageArgsSchema, page_schema
 from api.reviews.models import ReviewStatus
 from api.users.schemas import TestimonialAuthorSchema
@@ -14,14 +14,14 @@ STATUSES = [status.value for status in ReviewStatus]
 
 class ReviewCreateSchema(Schema):
     target = fields.String(required=True, validate=validate.Length(min=1, max=80))
-    rating = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=5))
+    rating = WholeNumber(required=True, validate=validate.Range(min=1, max=5))
     title = Text(allow_none=True, validate=validate.Length(min=1, max=100))
     content = Text(required=True, multiline=True, validate=validate.Length(min=10, max=2000))
     media_ids = fields.List(fields.UUID(), validate=validate.Length(max=5))
 
 
-class ReviewUpdateSchema(Schema):
-    rating = fields.Integer(strict=True, validate=validate.Range(min=1, max=5))
+class ReviewUpdateSchema(ChangesSchema):
+    rating = WholeNumber(validate=validate.Range(min=1, max=5))
     title = Text(allow_none=True, validate=validate.Length(min=1, max=100))
     content = Text(multiline=True, validate=validate.Length(min=10, max=2000))
     media_ids = fields.List(fields.UUID(), validate=validate.Length(max=5))

@@ -6,9 +6,10 @@ from datetime import UTC, date, datetime
 
 from marshmallow import Schema, ValidationError, fields, validate
 
-from api.fields import Text, known_timezone
+from api.fields import ChangesSchema, Text, known_timezone
 from api.pagination import PageArgsSchema
 from api.users.models import Role, TestimonialStatus, User
+from api.users.passwords import MAX_LENGTH, MIN_LENGTH
 
 USERNAME = validate.Regexp(
     r"^[A-Za-z0-9][A-Za-z0-9_.-]{2,29}$",
@@ -90,7 +91,12 @@ class AdminUserSchema(UserSchema):
     last_login_at = fields.AwareDateTime(allow_none=True)
 
 
-class ProfileUpdateSchema(Schema):
+class ProfileUpdateSchema(ChangesSchema):
+    JSON_SCHEMA = {
+        **ChangesSchema.JSON_SCHEMA,
+        "dependentRequired": {"email": ["current_password"]},  # a new email needs it
+    }
+
     full_name = Text(allow_none=True, validate=validate.Length(min=1, max=100))
     username = Text(validate=USERNAME)
     email = fields.Email(validate=validate.Length(max=254))
@@ -100,7 +106,11 @@ class ProfileUpdateSchema(Schema):
     )
     country = Text(allow_none=True, validate=validate.Length(min=1, max=100))
     phone_number = Text(allow_none=True, validate=PHONE)
-    date_of_birth = fields.Date(allow_none=True, validate=plausible_birth_date)
+    date_of_birth = fields.Date(
+        allow_none=True,
+        validate=plausible_birth_date,
+        metadata={"description": "An age between 13 and 120 years."},
+    )
     timezone = Text(allow_none=True, validate=known_timezone)
     testimonial = Text(allow_none=True, multiline=True, validate=validate.Length(max=500))
     avatar_media_id = fields.UUID(allow_none=True)
@@ -111,7 +121,7 @@ class ProfileUpdateSchema(Schema):
     )
 
 
-class AdminUserUpdateSchema(Schema):
+class AdminUserUpdateSchema(ChangesSchema):
     role = fields.String(validate=validate.OneOf(ROLES))
     is_active = fields.Boolean()
     is_verified = fields.Boolean()
@@ -132,7 +142,12 @@ class AdminUserCreateSchema(Schema):
     password = fields.String(
         load_only=True,
         validate=validate.Length(max=1024),
-        metadata={"description": "Optional: without it the owner sets one by the reset flow."},
+        metadata={
+            "minLength": MIN_LENGTH,
+            "maxLength": MAX_LENGTH,
+            "description": "Optional: without it the owner sets one by the reset flow. Must "
+            "not contain the email or username, nor be a common password.",
+        },
     )
     full_name = Text(validate=validate.Length(min=1, max=100))
     role = fields.String(load_default=Role.USER.value, validate=validate.OneOf(ROLES))

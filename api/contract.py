@@ -1,0 +1,64 @@
+"""The project's flask-smorest Blueprint: every operation it registers is part of the contract.
+
+Registering a view without an access declaration (`api.security.public`, `optional_auth`,
+`signed_in`, `roles_required`, `refresh_token`, `operator_token`) fails at import time, so an
+endpoint cannot be added without saying who may call it. The declaration becomes the
+operation's OpenAPI `security` and documents its 401/403 answers; the operation also gets a
+stable `operationId`, `<blueprint>.<endpoint>` (the Flask endpoint name, unique by design).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import flask_smorest
+from flask_smorest.utils import load_info_from_docstring
+
+from api.security import access_of
+
+
+class MissingAccessDeclaration(TypeError):
+    """A view registered without saying who may call it."""
+
+
+class Blueprint(flask_smorest.Blueprint):
+    """flask-smorest's Blueprint, refusing undeclared views and documenting declared ones."""
+
+    CONTRACT = True  # `ProblemApi.register_blueprint` registers only these
+
+    def add_url_rule(
+        self,
+        rule: str,
+        endpoint: str | None = None,
+        view_func: Callable[..., Any] | None = None,
+        provide_automatic_options: bool | None = None,
+        **options: Any,
+    ) -> None:
+        if view_func is None:
+            raise TypeError("view_func must be provided")
+        access = access_of(view_func)
+        name = endpoint or view_func.__name__
+        if access is None:
+            raise MissingAccessDeclaration(
+                f"{self.name}.{name} ({rule}) declares no access: decorate it with "
+                "public, optional_auth, signed_in, roles_required, refresh_token or "
+                "operator_token from api.security"
+            )
+        apidoc: dict[str, Any] = getattr(view_func, "_apidoc", {})
+        manual = apidoc.setdefault("manual_doc", {})
+        manual["operationId"] = f"{self.name}.{name}"
+        manual["security"] = [dict(requirement) for requirement in access.security]
+        manual["x-access"] = access.name  # for tools (and the contract test) that act on it
+        if access.roles:
+            manual["x-roles"] = list(access.roles)
+        described = manual.get("description") or load_info_from_docstring(
+            view_func.__doc__, delimiter=self.DOCSTRING_INFO_DELIMITER
+        ).get("description")
+        manual["description"] = "\n\n".join(part for part in (described, access.summary) if part)
+        responses = apidoc.setdefault("response", {}).setdefault("responses", {})
+        for status in access.refusals:
+            if not responses.get(status):
+                responses[status] = ["UNAUTHORIZED" if status == 401 else "FORBIDDEN"]
+        view_func._apidoc = apidoc  # type: ignore[attr-defined]
+        super().add_url_rule(rule, name, view_func, provide_automatic_options, **options)
