@@ -4,6 +4,7 @@ route fails this file until someone decides who may use it."""
 
 from __future__ import annotations
 
+import json
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -214,7 +215,9 @@ def test_another_users_token_gets_403_or_404_on_every_owned_route(app, role):
         )
         assert response.status_code in {403, 404}, (str(route), role, response.status_code)
         assert response.headers["Content-Type"] == "application/problem+json", str(route)
-        text = response.get_data(as_text=True)
+        problem = response.get_json()
+        assert problem.pop("instance") == url  # the path the intruder asked for, echoed
+        text = json.dumps(problem)
         assert MARKER not in text, (str(route), text[:200])
         assert "ketut" not in text, (str(route), text[:200])
     assert snapshot(app) == before
