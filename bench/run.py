@@ -775,40 +775,73 @@ class Bench:
                 process.stop()
 
 
+PHASES = [  # the first of these frames found in a sample names its phase
+    ("Flask.preprocess_request", "before_request hooks"),
+    ("Flask.process_response", "after_request hooks"),
+    ("Flask.dispatch_request", "view"),
+    ("Flask.wsgi_app", "Flask (contexts, routing, errors, teardown)"),
+    ("claim (lifecycle.py)", "job claim"),
+    ("_commit_outcome (lifecycle.py)", "job outcome commit"),
+    ("send_email_job (service.py)", "email handler"),
+    ("execute (lifecycle.py)", "job lifecycle, other"),
+]
+
+
 def summarise_profile(raw: str, top: int = 8) -> str:
-    """py-spy's raw (collapsed) stacks → self time by package and by function."""
+    """py-spy's raw (collapsed) stacks → time by phase (hooks, view, server), inclusive time
+    of our own functions, and self time by package."""
+    by_phase: collections.Counter[str] = collections.Counter()
+    by_ours: collections.Counter[str] = collections.Counter()
     by_package: collections.Counter[str] = collections.Counter()
-    by_function: collections.Counter[str] = collections.Counter()
     total = 0
     for line in raw.splitlines():
         stack, _, count_text = line.rpartition(" ")
         if not stack or not count_text.isdigit():
             continue
         count = int(count_text)
-        leaf = stack.split(";")[-1]
-        match = re.match(r"(.*) \((.*?)(?::\d+)?\)$", leaf)
-        function, filename = (match.group(1), match.group(2)) if match else (leaf, "?")
-        by_package[package_of(filename)] += count
-        by_function[f"{function} ({Path(filename).name})"] += count
+        frames = [frame_name(frame) for frame in stack.split(";")]
+        phase = next(
+            (name for marker, name in PHASES if any(f.startswith(marker) for f, _ in frames)),
+            "server and worker machinery (gunicorn, gevent, celery, socket I/O)",
+        )
+        by_phase[phase] += count
+        for function in {f for f, filename in frames if is_ours(filename)}:
+            by_ours[function] += count
+        by_package[package_of(frames[-1][1])] += count
         total += count
     if not total:
         return "    (no samples)"
-    lines = [
-        "    by package: "
-        + ", ".join(
-            f"{name} {100 * count / total:.0f}%" for name, count in by_package.most_common(top)
+
+    def shares(counter: collections.Counter[str]) -> str:
+        return ", ".join(
+            f"{name} {100 * count / total:.0f}%" for name, count in counter.most_common(top)
         )
-    ]
-    lines.append(
-        "    by function: "
-        + ", ".join(
-            f"{name} {100 * count / total:.0f}%" for name, count in by_function.most_common(top)
-        )
+
+    return "\n".join(
+        [
+            f"    by phase: {shares(by_phase)}",
+            f"    our code (inclusive): {shares(by_ours)}",
+            f"    self time by package: {shares(by_package)}",
+        ]
     )
-    return "\n".join(lines)
+
+
+def frame_name(frame: str) -> tuple[str, str]:
+    """`function (file.py)` and the full file name of one py-spy frame."""
+    match = re.match(r"(.*) \((.*?)(?::\d+)?\)$", frame)
+    function, filename = (match.group(1), match.group(2)) if match else (frame, "?")
+    return f"{function} ({Path(filename).name})", filename
+
+
+def is_ours(filename: str) -> bool:
+    """py-spy names files relative to their sys.path entry: ours start with api/ or workers/."""
+    return filename.removeprefix(f"{ROOT}/").startswith(("api/", "workers/"))
 
 
 def package_of(filename: str) -> str:
+    if not filename.startswith("/"):  # relative to its sys.path entry: the package's folder
+        parts = filename.split("/")
+        return "/".join(parts[:2]) if parts[0] == "api" else parts[0]
     if "site-packages/" in filename:
         return filename.split("site-packages/")[1].split("/")[0]
     if str(ROOT) in filename:
