@@ -48,4 +48,4 @@ migrate: install
 	$(RUN) flask --app wsgi catalogue seed
 
 bench: install
-	$(RUN) python bench/run.py
+	$(RUN) python bench/run.py $(BENCH_ARGS)

@@ -1,4 +1,4 @@
-"""`make bench --quick` as a smoke test (BENCH_SMOKE=1 only: it starts servers and workers and
+"""`bench/run.py --quick` as a smoke test (BENCH_SMOKE=1 only: it starts servers and workers and
 takes minutes). It checks that one run prints every figure of issue 12 with its baseline and a
 verdict; the figures themselves are never asserted (speed belongs in bench/, not in tests)."""
 
