@@ -715,7 +715,7 @@ class Bench:
         missed = [(name, explain) for name, met, explain in report if not met]
         if not missed or self.args.no_profile:
             return
-        print("\nWhat dominated where a target is missed (py-spy, self time, app processes):")
+        print("\nWhat dominated where a target is missed (py-spy samples of the app's processes):")
         for name, explain in missed:
             print(f"\n* {name}")
             print(explain())
