@@ -52,7 +52,7 @@ migrate: install
 	$(RUN) flask --app wsgi catalogue seed
 
 bench: install
-	$(RUN) python bench/run.py
+	$(RUN) python bench/run.py $(BENCH_ARGS)
 
 # Known vulnerabilities in the locked dependencies (fails on one with a fix; AUDIT_REQUIRED=true
 # also fails when the vulnerability service cannot be reached).

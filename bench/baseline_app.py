@@ -1,19 +1,24 @@
 """Bare Flask baselines, measured in the same run as the real app (see bench/run.py).
 
 `/hello` is Flask doing nothing; `/submit` is the least a job submission can do (INSERT,
-COMMIT, publish to Celery); `/poll/<id>` is the least a poll can do (SELECT by primary key).
+COMMIT, publish to Celery); `/poll/<id>` is the least a poll can do (SELECT by primary key);
+`bench.noop` is the least a Celery task can do (run it with
+`celery -A baseline_app:celery worker -Q bench`).
 """
 
 import json
 import os
+import time
 import uuid
 
+import redis
 from celery import Celery
 from flask import Flask, Response
 from sqlalchemy import create_engine, text
 
 engine = create_engine(os.environ["BENCH_DATABASE_URL"], pool_size=8, max_overflow=8)
 celery = Celery("baseline", broker=os.environ["BENCH_BROKER_URL"])
+finished = redis.Redis.from_url(os.environ["BENCH_BROKER_URL"])
 app = Flask(__name__)
 
 
@@ -43,3 +48,9 @@ def poll(job_id: uuid.UUID) -> Response:
     return Response(
         json.dumps({"id": str(row.id), "payload": row.payload}), mimetype="application/json"
     )
+
+
+@celery.task(name="bench.noop")
+def noop(job_id: str) -> None:
+    """The least a task can do: nothing, then note its finish time (how the runner counts)."""
+    finished.rpush("bench:finished", repr(time.time()))
