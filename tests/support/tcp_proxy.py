@@ -35,6 +35,10 @@ class TcpProxy:
             listener, self._listener = self._listener, None
             connections, self._connections = self._connections, []
         if listener is not None:
+            # shutdown() wakes the accept() blocked on it (close() alone does not, on Linux:
+            # that accept would still take one more connection).
+            with contextlib.suppress(OSError):
+                listener.shutdown(socket.SHUT_RDWR)
             listener.close()
         for connection in connections:
             with contextlib.suppress(OSError):
@@ -46,6 +50,9 @@ class TcpProxy:
             try:
                 client, _ = listener.accept()
             except OSError:
+                return
+            if self._listener is not listener:  # stopped meanwhile
+                client.close()
                 return
             try:
                 upstream = socket.create_connection(self.target)
