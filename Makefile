@@ -12,7 +12,7 @@ TOOLS := .tools
 UV := $(or $(shell command -v uv 2>/dev/null),$(TOOLS)/bin/uv)
 RUN := $(UV) run --frozen --no-sync
 
-.PHONY: install run test lint format bench migrate
+.PHONY: install run test lint format bench migrate faults
 
 $(TOOLS)/bin/uv:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { \
@@ -49,3 +49,10 @@ migrate: install
 
 bench: install
 	$(RUN) python bench/run.py
+
+# The whole fault suite (tests/faults, the slow scenarios included, each bounded by its
+# timeout), then the table of what it held (README, "When a worker dies").
+faults: install
+	rm -rf var/faults
+	$(RUN) pytest -p no:cacheprovider -m "slow or not slow" --timeout 300 tests/faults; \
+		status=$$?; $(RUN) python scripts/faults_table.py; exit $$status
