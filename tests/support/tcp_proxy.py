@@ -1,4 +1,8 @@
-"""A TCP forwarder the tests can cut and restore, to play a broker going down and coming back."""
+"""A TCP forwarder the tests can cut and restore, to play a broker going down and coming back.
+
+`stop()` plays a server refusing connections (open ones cut); `hang()` one that accepts and
+reads but never answers (a SIGSTOPped Redis, a hung PostgreSQL), until `restore()`.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +22,13 @@ class TcpProxy:
         self._connections: list[socket.socket] = []
         self._lock = threading.Lock()
         self.traffic = threading.Event()  # set once a client has sent anything
+        self.hung = threading.Event()  # set: nothing is forwarded either way
+
+    def hang(self) -> None:
+        self.hung.set()
+
+    def restore(self) -> None:
+        self.hung.clear()
 
     def start(self) -> TcpProxy:
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -67,7 +78,10 @@ class TcpProxy:
         peers = {client: upstream, upstream: client}
         try:
             while True:
-                readable, _, _ = select.select(list(peers), [], [], 1.0)
+                if self.hung.is_set():  # hold the bytes: the peer waits on its own timeout
+                    time.sleep(0.05)
+                    continue
+                readable, _, _ = select.select(list(peers), [], [], 0.2)
                 for source in readable:
                     data = source.recv(65536)
                     if not data:
