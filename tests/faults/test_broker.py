@@ -32,7 +32,7 @@ def timed_submission(client, number: int) -> tuple[float, str]:
     return elapsed, response.headers["Location"]
 
 
-def broker_down_during_submissions(make_app, base_env, jobs: int, *, check_latency: bool):
+def broker_down_during_submissions(make_app, base_env, jobs: int):
     proxy = TcpProxy(REDIS_PORT).start()
     with FakeSmtpServer(free_port()) as smtp:
         env = {
@@ -80,16 +80,11 @@ def broker_down_during_submissions(make_app, base_env, jobs: int, *, check_laten
     assert lost == 0
     assert duplicated == 0
     assert len(smtp.handler.messages) == 2 * (jobs + 5)
-    if check_latency:  # the bound; not asserted in CI, where the machine is shared
-        assert slowest_extra <= 1.0
+    assert slowest_extra <= 1.0  # the bound (slow suite only: not a CI timing check)
 
 
-def test_jobs_accepted_while_the_broker_is_down_all_run_once(make_app, base_env):
-    broker_down_during_submissions(make_app, base_env, jobs=8, check_latency=False)
-
-
-@pytest.mark.slow
+@pytest.mark.slow  # CI: one job, tests/test_job_lifecycle.py
 def test_50_submissions_while_the_broker_is_down_answer_quickly_and_all_run_once(
     make_app, base_env
 ):
-    broker_down_during_submissions(make_app, base_env, jobs=50, check_latency=True)
+    broker_down_during_submissions(make_app, base_env, jobs=50)
