@@ -84,6 +84,7 @@ def broker_down_during_submissions(make_app, base_env, jobs: int):
 
 
 @pytest.mark.slow  # CI: one job, tests/test_job_lifecycle.py
+@pytest.mark.timeout(300)
 def test_50_submissions_while_the_broker_is_down_answer_quickly_and_all_run_once(
     make_app, base_env
 ):

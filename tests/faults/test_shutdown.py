@@ -58,5 +58,6 @@ def worker_sigtermed_under_load(make_app, base_env, jobs: int, settings: dict[st
 
 
 @pytest.mark.slow  # CI: one job, tests/test_job_lifecycle.py
+@pytest.mark.timeout(300)
 def test_a_sigtermed_worker_with_50_jobs_loses_none(make_app, base_env):
     worker_sigtermed_under_load(make_app, base_env, jobs=50, settings={})

@@ -105,6 +105,7 @@ def test_a_sigkilled_worker_loses_no_job_it_had_started_or_prefetched(make_app, 
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(300)
 def test_a_sigkilled_worker_with_50_jobs_loses_none_with_default_settings(make_app, base_env):
     worker_sigkilled_with_jobs_in_hand(make_app, base_env, jobs=50, settings={})
 
@@ -165,5 +166,6 @@ def test_jobs_accepted_before_a_database_outage_finish_once_it_is_back(
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(300)
 def test_50_jobs_survive_a_20_second_database_outage(make_app, base_env, postgres_url):
     database_restarted_under_load(make_app, base_env, postgres_url, jobs=50, outage_seconds=20)
