@@ -29,6 +29,15 @@ class DrainedWorker(WorkerProcess):
         self.lines: list[str] = []
         threading.Thread(target=self._drain, daemon=True).start()
 
+    def _wait_until_ready(self, timeout: float = 60) -> None:
+        """A loaded machine may take a while; a worker that never gets ready is killed, not
+        left behind consuming the next test's messages."""
+        try:
+            super()._wait_until_ready(timeout)
+        except BaseException:
+            self.kill()
+            raise
+
     def _drain(self) -> None:
         assert self.process.stdout is not None
         for line in self.process.stdout:
