@@ -12,7 +12,7 @@ TOOLS := .tools
 UV := $(or $(shell command -v uv 2>/dev/null),$(TOOLS)/bin/uv)
 RUN := $(UV) run --frozen --no-sync
 
-.PHONY: install run test lint format bench migrate audit
+.PHONY: install run test lint format bench migrate audit faults
 
 $(TOOLS)/bin/uv:
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null || { \
@@ -58,3 +58,10 @@ bench: install
 # also fails when the vulnerability service cannot be reached).
 audit: install
 	$(RUN) python scripts/audit_deps.py --uv $(UV)
+
+# The whole fault suite (tests/faults, the slow scenarios included, each bounded by its
+# timeout), then the table of what it held (README, "When a worker dies").
+faults: install
+	rm -rf var/faults
+	$(RUN) pytest -p no:cacheprovider -m "slow or not slow" --timeout 300 tests/faults; \
+		status=$$?; $(RUN) python scripts/faults_table.py; exit $$status

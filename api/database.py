@@ -24,7 +24,14 @@ from typing import Any, cast
 from flask import Flask, Response, current_app, g, has_request_context
 from sqlalchemy import Select, event, func, select
 from sqlalchemy.engine import CursorResult, Engine, Row
-from sqlalchemy.exc import DBAPIError, DisconnectionError, IntegrityError
+from sqlalchemy.exc import (
+    DBAPIError,
+    DisconnectionError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+)
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, SessionTransaction
 from sqlalchemy.sql import Executable
 
@@ -189,6 +196,14 @@ def ping_idle_connections(engine: Engine, idle_seconds: float) -> None:
     @event.listens_for(engine, "checkin")
     def mark_used(_dbapi_connection: Any, record: Any) -> None:
         record.info["last_used"] = time.monotonic()
+
+
+def database_unavailable(exc: BaseException) -> bool:
+    """True when `exc` says the database could not be reached (down, restarting, pool empty),
+    not that it refused a statement: such work is worth retrying once the database answers."""
+    if isinstance(exc, OperationalError | InterfaceError | PoolTimeout):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
 
 
 # --- lean reads --------------------------------------------------------------------------

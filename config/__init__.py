@@ -199,9 +199,13 @@ class BaseConfig:
         self.WORKER_METRICS_PORT = env.int("WORKER_METRICS_PORT", 0)
         self.HOST = env.str("HOST", "127.0.0.1")
 
-        self.JOB_SWEEP_INTERVAL_SECONDS = env.int("JOB_SWEEP_INTERVAL_SECONDS", 60, minimum=1)
-        self.JOB_LEASE_SECONDS = env.int("JOB_LEASE_SECONDS", 300, minimum=1)
-        self.JOB_REQUEUE_AFTER_SECONDS = env.int("JOB_REQUEUE_AFTER_SECONDS", 600, minimum=1)
+        # An accepted job starts within a minute of a worker being free, whatever died: a dead
+        # worker's lease (renewed every third of it) lapses within JOB_LEASE_SECONDS, a message
+        # lost with it is replaced after JOB_REQUEUE_AFTER_SECONDS, and the sweeper acts on
+        # both every JOB_SWEEP_INTERVAL_SECONDS.
+        self.JOB_SWEEP_INTERVAL_SECONDS = env.int("JOB_SWEEP_INTERVAL_SECONDS", 15, minimum=1)
+        self.JOB_LEASE_SECONDS = env.int("JOB_LEASE_SECONDS", 30, minimum=1)
+        self.JOB_REQUEUE_AFTER_SECONDS = env.int("JOB_REQUEUE_AFTER_SECONDS", 30, minimum=1)
         self.JOB_RETRY_BASE_SECONDS = env.int("JOB_RETRY_BASE_SECONDS", 10, minimum=0)
         self.JOB_RETRY_MAX_SECONDS = env.int("JOB_RETRY_MAX_SECONDS", 600, minimum=0)
         self.JOB_MAX_ATTEMPTS = env.int("JOB_MAX_ATTEMPTS", 5, minimum=1)

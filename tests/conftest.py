@@ -53,7 +53,7 @@ def _die_with_parent() -> None:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
-def _spawn_with_us(args: list[str], **kwargs: Any) -> subprocess.Popen[Any]:
+def spawn_with_us(args: list[str], **kwargs: Any) -> subprocess.Popen[Any]:
     """Popen for a long-lived helper process: killed with this process (see _die_with_parent)
     and, should it still run when the session ends, there (pytest_unconfigure)."""
     child = subprocess.Popen(args, preexec_fn=_die_with_parent, **kwargs)
@@ -78,7 +78,7 @@ def _private_redis() -> str:
     job wake-ups are pub/sub, which ignores database numbers, so separate databases would still
     cross-talk. A worker outside xdist uses TEST_REDIS_URL (or the machine's 6379)."""
     port = free_port()
-    _spawn_with_us(
+    spawn_with_us(
         [
             "redis-server",
             "--bind",
@@ -247,7 +247,7 @@ class WorkerProcess:
     """A Celery worker in its own process group (prefork pool), so a test can SIGKILL it."""
 
     def __init__(self, env: Mapping[str, str], queues: tuple[str, ...] = QUEUES) -> None:
-        self.process = _spawn_with_us(
+        self.process = spawn_with_us(
             [
                 sys.executable,
                 "-m",

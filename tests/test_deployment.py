@@ -383,13 +383,24 @@ def test_the_crontab_runs_every_periodic_task_on_beats_schedule(tmp_path):
         for line in (PROJECT_ROOT / "deploy" / "crontab").read_text().splitlines()
         if line.strip() and not line.startswith("#") and not re.match(r"^[A-Z_]+=", line)
     ]
-    schedule: dict[tuple[str, str], list[float]] = {}
+    runs: dict[tuple[str, str], list[tuple[float, int]]] = {}
     for minute, hour, day, month, weekday, command in lines:
         assert (day, month, weekday) == ("*", "*", "*")
         found = re.search(r"flask --app wsgi (\S+) (\S+)$", command)
         assert found, command
-        schedule.setdefault((found[1], found[2]), []).append(cron_interval(minute, hour))
-    expected = {entry.command: [entry.every(config)] for entry in PERIODIC}
+        delay = re.match(r"sleep (\d+) && ", command)  # sub-minute steps: staggered lines
+        offset = int(delay[1]) if delay else 0
+        runs.setdefault((found[1], found[2]), []).append((cron_interval(minute, hour), offset))
+    schedule = {}
+    for command, lines_of_it in runs.items():
+        periods = {period for period, _offset in lines_of_it}
+        assert len(periods) == 1, command
+        period = periods.pop()
+        step = period / len(lines_of_it)
+        offsets = sorted(offset for _period, offset in lines_of_it)
+        assert offsets == [round(step * n) for n in range(len(lines_of_it))], command
+        schedule[command] = step
+    expected = {entry.command: entry.every(config) for entry in PERIODIC}
     assert schedule == expected
 
 

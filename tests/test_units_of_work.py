@@ -274,7 +274,7 @@ def test_the_lean_read_path_runs_selects_only(app):
 @pytest.mark.parametrize(
     ("settings", "message"),
     [
-        ({"JOB_LEASE_SECONDS": "100"}, "JOB_LEASE_SECONDS (100) must be at least"),
+        ({"JOB_LEASE_SECONDS": "5"}, "JOB_LEASE_SECONDS (5) must be at least"),
         (
             {"BROKER_VISIBILITY_TIMEOUT_SECONDS": "1800"},
             "BROKER_VISIBILITY_TIMEOUT_SECONDS (1800) must be at least",

@@ -17,15 +17,24 @@ Outcomes a handler signals:
 
 A handler that must record progress before going on (e.g. each email sent through a provider
 that cannot deduplicate) calls `save_progress(run)`, which commits under the same fence.
+
+While the handler runs, a thread renews the attempt's lease every third of JOB_LEASE_SECONDS,
+so the lease can be short: a worker that dies (SIGKILL, lost host) stops renewing, and the
+sweeper hands the job on within a lease plus a sweep. The database being unreachable is never
+an outcome: a claim that cannot reach it is retried in place with backoff (1 to 8 s), and an
+attempt that lost it (in the handler or at its commit) is put back in the queue once the
+database answers; the message is never acked with the job left behind.
 """
 
 from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -35,8 +44,14 @@ from celery import Task, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from flask import current_app
 from sqlalchemy import and_, func, or_, update
+from sqlalchemy.engine import Engine
 
-from api.database import autocommit_execute, commits_allowed, commits_refused
+from api.database import (
+    autocommit_execute,
+    commits_allowed,
+    commits_refused,
+    database_unavailable,
+)
 from api.extensions import db
 from api.integrations.errors import IntegrationError
 from api.jobs import events, webhooks
@@ -247,11 +262,125 @@ def execute(task: Task, job_id: uuid.UUID, handler: Handler) -> None:
         structlog.contextvars.clear_contextvars()
 
 
+DATABASE_RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0)  # then 8 s apiece
+
+
+def _database_retry_delays(task: Task) -> Iterator[float]:
+    """Backoff between tries to reach the database, within half the task's soft time limit
+    (the rest is for the work); when that runs out the task is re-published (`task.retry`),
+    so its message is replaced, never acked away."""
+    budget = float(getattr(task, "soft_time_limit", None) or 60) / 2
+    waited = 0.0
+    for tries in range(1_000_000):
+        delay = DATABASE_RETRY_DELAYS[min(tries, len(DATABASE_RETRY_DELAYS) - 1)]
+        if waited + delay > budget:
+            break
+        waited += delay
+        yield delay
+    raise task.retry(countdown=DATABASE_RETRY_DELAYS[-1], max_retries=None)
+
+
+def _claim_when_the_database_answers(task: Task, job_id: uuid.UUID) -> JobRun | None:
+    delays = _database_retry_delays(task)
+    while True:
+        try:
+            return claim(job_id)
+        except Exception as exc:
+            if not database_unavailable(exc):
+                raise
+            delay = next(delays)
+            log.warning("job %s: the database is unavailable; claiming again in %ss", job_id, delay)
+            time.sleep(delay)
+
+
+def _requeue_when_the_database_answers(task: Task, run: JobRun) -> None:
+    """The attempt lost the database: once it answers, put the job back (`queued`, the attempt
+    counted) and re-publish it, so it runs again now rather than after its lease."""
+    delays = _database_retry_delays(task)
+    while True:
+        with suppress(Exception):
+            db.session.rollback()
+        try:
+            version = autocommit_execute(
+                update(Job)
+                .where(
+                    Job.id == run.id, Job.status == JobStatus.RUNNING, Job.attempts == run.attempt
+                )
+                .values(
+                    status=JobStatus.QUEUED,
+                    lease_until=None,
+                    enqueued_at=utc_param(utcnow()),
+                    updated_at=utcnow(),
+                    version=Job.version + 1,
+                )
+                .returning(Job.version)
+            ).scalar_one_or_none()
+            break
+        except Exception as exc:
+            if not database_unavailable(exc):
+                raise
+            delay = next(delays)
+            log.warning("job %s: the database is unavailable; requeueing in %ss", run.id, delay)
+            time.sleep(delay)
+    if version is None:  # canceled meanwhile, or its outcome did commit after all
+        return
+    events.notify(run.id, version)
+    _record(run, "retried", "database_unavailable")
+    raise task.retry(countdown=0, max_retries=None)
+
+
+@contextmanager
+def _lease_renewed(run: JobRun) -> Iterator[None]:
+    """Renew the attempt's lease every third of JOB_LEASE_SECONDS until the block ends."""
+    seconds = current_app.config["JOB_LEASE_SECONDS"]
+    stop = threading.Event()
+    renewer = threading.Thread(
+        target=_renew_lease,
+        args=(db.engine, run, seconds, stop),
+        name=f"lease-{run.id}",
+        daemon=True,
+    )
+    renewer.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        renewer.join(timeout=5)
+
+
+def _renew_lease(engine: Engine, run: JobRun, seconds: float, stop: threading.Event) -> None:
+    while not stop.wait(seconds / 3):
+        try:
+            with engine.begin() as connection:
+                connection.execute(
+                    update(Job)
+                    .where(
+                        Job.id == run.id,
+                        Job.status == JobStatus.RUNNING,
+                        Job.attempts == run.attempt,
+                    )
+                    .values(lease_until=utc_param(utcnow() + timedelta(seconds=seconds)))
+                )
+        except Exception:  # the database is down: the lease may lapse, the fence still holds
+            log.warning("job %s: could not renew its lease", run.id, exc_info=True)
+
+
 def _execute(task: Task, job_id: uuid.UUID, handler: Handler) -> None:
-    run = claim(job_id)
+    run = _claim_when_the_database_answers(task, job_id)
     if run is None:
         log.info("job %s: nothing to claim (finished, canceled or held by a live worker)", job_id)
         return
+    try:
+        with _lease_renewed(run):
+            _attempt(task, run, handler)
+    except Exception as exc:
+        if not database_unavailable(exc):
+            raise
+        log.warning("job %s attempt %s lost the database", run.id, run.attempt, exc_info=True)
+        _requeue_when_the_database_answers(task, run)
+
+
+def _attempt(task: Task, run: JobRun, handler: Handler) -> None:
     if run.attempt > current_app.config["JOB_MAX_ATTEMPTS"]:
         # Poison job: earlier attempts died with their worker (hard time limit, OOM, SIGKILL).
         fail(run, "too_many_attempts", "The job was interrupted too many times.")
@@ -276,7 +405,9 @@ def _execute(task: Task, job_id: uuid.UUID, handler: Handler) -> None:
     except SoftTimeLimitExceeded:
         _retry_or_fail(task, run, "timeout", "The job ran past its time limit.")
         return
-    except Exception:
+    except Exception as exc:
+        if database_unavailable(exc):
+            raise  # not the job's fault: it is put back once the database answers
         log.exception("job %s attempt %s crashed", run.id, run.attempt)
         db.session.rollback()
         fail(run, "internal_error", "An unexpected error stopped this job.")

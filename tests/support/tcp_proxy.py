@@ -1,4 +1,8 @@
-"""A TCP forwarder the tests can cut and restore, to play a broker going down and coming back."""
+"""A TCP forwarder the tests can cut and restore, to play a broker going down and coming back.
+
+`stop()` plays a server refusing connections (open ones cut); `hang()` one that accepts and
+reads but never answers (a SIGSTOPped Redis, a hung PostgreSQL), until `restore()`.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +22,13 @@ class TcpProxy:
         self._connections: list[socket.socket] = []
         self._lock = threading.Lock()
         self.traffic = threading.Event()  # set once a client has sent anything
+        self.hung = threading.Event()  # set: nothing is forwarded either way
+
+    def hang(self) -> None:
+        self.hung.set()
+
+    def restore(self) -> None:
+        self.hung.clear()
 
     def start(self) -> TcpProxy:
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -35,6 +46,10 @@ class TcpProxy:
             listener, self._listener = self._listener, None
             connections, self._connections = self._connections, []
         if listener is not None:
+            # shutdown() wakes the accept() blocked on it (close() alone does not, on Linux:
+            # that accept would still take one more connection).
+            with contextlib.suppress(OSError):
+                listener.shutdown(socket.SHUT_RDWR)
             listener.close()
         for connection in connections:
             with contextlib.suppress(OSError):
@@ -46,6 +61,9 @@ class TcpProxy:
             try:
                 client, _ = listener.accept()
             except OSError:
+                return
+            if self._listener is not listener:  # stopped meanwhile
+                client.close()
                 return
             try:
                 upstream = socket.create_connection(self.target)
@@ -60,7 +78,10 @@ class TcpProxy:
         peers = {client: upstream, upstream: client}
         try:
             while True:
-                readable, _, _ = select.select(list(peers), [], [], 1.0)
+                if self.hung.is_set():  # hold the bytes: the peer waits on its own timeout
+                    time.sleep(0.05)
+                    continue
+                readable, _, _ = select.select(list(peers), [], [], 0.2)
                 for source in readable:
                     data = source.recv(65536)
                     if not data:
