@@ -3,6 +3,7 @@ messages, and RabbitMQ as an alternative broker."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -221,6 +222,31 @@ def test_sweeper_leaves_recently_enqueued_and_running_jobs_alone(app, client):
 
     assert report.requeued == 0
     assert report.expired_leases == 0
+
+
+def test_a_waiting_backlog_is_not_published_again_but_a_lost_message_is(app, client):
+    """Jobs queued past JOB_REQUEUE_AFTER_SECONDS with their messages still in the broker (no
+    worker yet) get no second message; one whose message a dead worker took gets exactly one."""
+    ids = [client.post("/api/v1/inquiries", json=VALID).get_json()["id"] for _ in range(4)]
+    sql(app, "UPDATE jobs SET enqueued_at = now() - interval '1 hour'")  # all long overdue
+    broker = redis.Redis.from_url(f"{REDIS_HOST_URL}/{REDIS_DB_BROKER}")
+    assert broker.llen("email") == 4
+
+    with app.app_context():
+        backlog = BY_NAME["sweep-jobs"].run()
+    assert backlog.requeued == 0
+    assert broker.llen("email") == 4
+
+    broker.rpop("email")  # the oldest message, as a prefetching worker that then died took it
+    with app.app_context():
+        lost = BY_NAME["sweep-jobs"].run()
+        again = BY_NAME["sweep-jobs"].run()
+
+    assert lost.requeued == 1
+    assert again.requeued == 0  # the broker holds one message per queued job again
+    assert broker.llen("email") == 4
+    messages = [json.loads(raw)["headers"]["id"] for raw in broker.lrange("email", 0, -1)]
+    assert sorted(messages) == sorted(ids)
 
 
 @pytest.fixture

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 
 from api.database import on_commit
 from api.extensions import celery_app
+from api.jobs.kinds import QUEUES
 
 log = logging.getLogger(__name__)
 
@@ -48,3 +50,23 @@ def publish_after_commit(
             on_failure()
 
     on_commit(send)
+
+
+def queue_depths() -> dict[str, int]:
+    """Messages waiting (not yet delivered) in each queue: 0 for a queue the broker does not
+    have yet, an empty mapping when the broker cannot be reached. Metrics show it; the sweeper
+    uses it to publish again only what the broker is missing."""
+    celery = celery_app.current
+    depths: dict[str, int] = {}
+    try:
+        with celery.connection_for_read() as connection:
+            channel: Any = connection.default_channel  # kombu's channels are untyped
+            for queue in QUEUES:
+                try:
+                    depths[queue] = channel.queue_declare(queue=queue, passive=True).message_count
+                except Exception:  # the queue does not exist yet: nothing published to it
+                    depths[queue] = 0
+                    channel = connection.channel()
+    except Exception:
+        log.warning("could not read queue depths from the broker", exc_info=True)
+    return depths

@@ -25,9 +25,9 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from api.extensions import ai_guard, celery_app
+from api.extensions import ai_guard
 from api.jobs import service as jobs
-from api.jobs.kinds import QUEUES
+from api.jobs.broker import queue_depths
 from api.ops import warmup
 from api.telemetry import HTTP_LATENCY, HTTP_REQUESTS, RECORDED
 
@@ -81,23 +81,6 @@ class JobCollector(Collector):
             except Exception:  # the cache being down must not fail a scrape
                 log.warning("could not read the Gemini breaker for metrics", exc_info=True)
         yield from (jobs_family, depth, warm_keys, warm_seconds, warm_time, breaker)
-
-
-def queue_depths() -> dict[str, int]:
-    celery = celery_app.current
-    depths: dict[str, int] = {}
-    try:
-        with celery.connection_for_read() as connection:
-            channel: Any = connection.default_channel  # kombu's channels are untyped
-            for queue in QUEUES:
-                try:
-                    depths[queue] = channel.queue_declare(queue=queue, passive=True).message_count
-                except Exception:  # the queue does not exist yet: nothing published to it
-                    depths[queue] = 0
-                    channel = connection.channel()
-    except Exception:
-        log.warning("could not read queue depths from the broker", exc_info=True)
-    return depths
 
 
 def _start_timer() -> None:
