@@ -37,6 +37,12 @@ timeout = 60  # a worker whose event loop is blocked this long is restarted
 graceful_timeout = 35  # above the longest long-poll (30 s)
 keepalive = 5
 accesslog = "-" if os.environ.get("GUNICORN_ACCESS_LOG", "false").lower() == "true" else None
+# gunicorn's control socket (gunicornc) defaults to one path per user ($HOME/.gunicorn), which a
+# second server on the same host (another app, a benchmark, a test) would take over: one per port.
+control_socket = os.environ.get("GUNICORN_CONTROL_SOCKET") or os.path.join(
+    os.environ.get("XDG_RUNTIME_DIR") or tempfile.gettempdir(),
+    f"baliblissed-gunicorn-{os.environ.get('PORT', '8000')}.ctl",
+)
 
 
 def on_starting(server):  # noqa: ANN001, ANN201
