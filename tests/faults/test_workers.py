@@ -11,17 +11,29 @@ from __future__ import annotations
 import contextlib
 import time
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import pytest
 import redis
+from flask import Flask
 
-from tests.conftest import PG_ADMIN_URL, REDIS_DB_BROKER, REDIS_HOST_URL, free_port, wait_for_job
+from tests.conftest import (
+    PG_ADMIN_URL,
+    REDIS_DB_BROKER,
+    REDIS_HOST_URL,
+    free_port,
+    sql,
+    token_for,
+    wait_for_job,
+)
 from tests.faults.conftest import BeatProcess, DrainedWorker, record
 from tests.support.fake_smtp import FakeSmtpServer
 from tests.support.tcp_proxy import TcpProxy
 from tests.test_inquiries import VALID
+from tests.test_itineraries import REQUEST as ITINERARY
 from tests.test_job_lifecycle import smtp_env
+from tests.test_media import jpeg_with_exif, upload
 
 # Short enough for CI; the slow variants use the defaults (lease 30 s, requeue 30 s, sweep 15 s).
 FAST = {
@@ -43,51 +55,122 @@ def submit_inquiries(client: Any, count: int) -> list[str]:
     return locations
 
 
+def submit_itineraries(client: Any, count: int) -> list[str]:
+    """Each request different (days, party): none is answered from a stored itinerary, so every
+    job makes its own, and a job run twice would show as two."""
+    locations = []
+    for number in range(count):
+        request = {
+            **ITINERARY,
+            "duration_days": 1 + number % 7,
+            "travelers": {"adults": 1 + number // 7, "children": 0},
+        }
+        response = client.post("/api/v1/itineraries", json=request)
+        assert response.status_code == 202, response.get_json()
+        locations.append(response.headers["Location"])
+    return locations
+
+
+def submit_uploads(client: Any, headers: dict[str, str], count: int) -> list[str]:
+    locations = []
+    for _ in range(count):
+        response = upload(client, headers, jpeg_with_exif(400, 300))
+        assert response.status_code == 202, response.get_json()
+        locations.append(response.headers["Location"])
+    return locations
+
+
 def sent_twice(smtp: FakeSmtpServer) -> int:
     counts = Counter(message["Message-ID"] for message in smtp.handler.messages)
     return sum(count - 1 for count in counts.values())
 
 
-def worker_sigkilled_with_jobs_in_hand(make_app, base_env, jobs: int, settings: dict[str, str]):
+def itineraries_twice(app: Flask) -> int:
+    """Itineraries beyond one per job (the unique job_id makes this 0 by construction; a second
+    row for the same request under another job, or without one, would still count)."""
+    [(rows, jobs)] = sql(
+        app,
+        "SELECT (SELECT count(*) FROM itineraries), "
+        "(SELECT count(*) FROM jobs WHERE kind = 'itinerary')",
+    )
+    return int(rows) - int(jobs)
+
+
+def variant_files_twice(app: Flask) -> int:
+    """Files under UPLOAD_DIR beyond the variants the media rows list: a processing run
+    repeated elsewhere, or a half-done one left behind, would show."""
+    upload_dir = Path(app.config["UPLOAD_DIR"])
+    on_disk = {
+        str(path.relative_to(upload_dir)) for path in upload_dir.rglob("*") if path.is_file()
+    }
+    listed = [str(key) for (keys,) in sql(app, "SELECT storage_keys FROM media") for key in keys]
+    assert len(listed) == len(set(listed))
+    assert set(listed) <= on_disk, set(listed) - on_disk
+    return len(on_disk - set(listed))
+
+
+def worker_sigkilled_with_jobs_in_hand(
+    make_app, base_env, mix: dict[str, int], settings: dict[str, str]
+):
+    """`mix`: how many jobs of each kind (email, itinerary, media); the emails go first, so the
+    first worker is stuck in the first one's SMTP exchange while the rest wait or are
+    prefetched."""
+    jobs = sum(mix.values())
     with FakeSmtpServer(free_port()) as smtp, contextlib.ExitStack() as processes:
         env = {**base_env, **smtp_env(smtp.port), **settings}
-        client = make_app(**env).test_client()
+        app = make_app(**env)
+        client = app.test_client()
+        headers = token_for(app)
         smtp.handler.stall.set()  # the first job hangs mid-send: running, another prefetched
         processes.callback(BeatProcess(env).stop)  # sweeping from the start, as in production
         first = DrainedWorker(env)
         processes.callback(first.stop)
-        locations = submit_inquiries(client, jobs)
+        locations = submit_inquiries(client, mix["email"])
         assert smtp.handler.entered_data.wait(30), "the first worker never reached SMTP"
-        statuses = Counter(client.get(url).get_json()["status"] for url in locations)
+        locations += submit_itineraries(client, mix["itinerary"])
+        locations += submit_uploads(client, headers, mix["media"])
+        statuses = Counter(
+            client.get(url, headers=headers).get_json()["status"] for url in locations
+        )
         assert statuses["running"] == 1, statuses
         first.kill()
         # A message the dead worker had prefetched: taken off the queue, never acked, and
         # (Redis) not delivered again before the visibility timeout, hours away. Played by
-        # taking the next message off the queue, as the worker's prefetch does.
+        # taking the next message off each queue, as the worker's prefetch does.
         broker = redis.Redis.from_url(f"{REDIS_HOST_URL}/{REDIS_DB_BROKER}")
-        assert broker.rpop("email") is not None
+        for queue in mix:  # (a queue the dead worker's real prefetch emptied has none)
+            broker.rpop(queue)
         smtp.handler.stall.clear()
         smtp.handler.release.set()  # the dead worker's half-sent message is dropped
 
         started = time.monotonic()
         processes.callback(DrainedWorker(env).stop)
-        finished = [wait_for_job(client, url, timeout=ONE_MINUTE + 30) for url in locations]
+        finished = [
+            wait_for_job(client, url, timeout=ONE_MINUTE + 30, headers=headers) for url in locations
+        ]
         recovery = time.monotonic() - started
 
     lost = sum(job["status"] != "succeeded" for job in finished)
-    duplicated = sent_twice(smtp)
+    emails, itineraries, variants = (
+        sent_twice(smtp),
+        itineraries_twice(app),
+        variant_files_twice(app),
+    )
     record(
-        f"worker SIGKILLed with {jobs} jobs in hand",
-        ran=f"{jobs} email jobs ({2 * jobs} emails)",
+        f"worker SIGKILLed with {jobs} mixed jobs in hand",
+        ran=f"{mix['email']} email ({2 * mix['email']} emails), {mix['itinerary']} itinerary, "
+        f"{mix['media']} media jobs",
         lost=lost,
-        duplicated=duplicated,
+        duplicated=emails + itineraries + variants,
         recovery_seconds=recovery,
         notes="lease {JOB_LEASE_SECONDS} s, requeue {JOB_REQUEUE_AFTER_SECONDS} s, "
         "sweep {JOB_SWEEP_INTERVAL_SECONDS} s".format(**{**DEFAULTS, **settings}),
     )
     assert lost == 0, [job for job in finished if job["status"] != "succeeded"]
-    assert duplicated == 0
-    assert len(smtp.handler.messages) == 2 * jobs
+    assert (emails, itineraries, variants) == (0, 0, 0)
+    assert len(smtp.handler.messages) == 2 * mix["email"]
+    [(itinerary_rows,)] = sql(app, "SELECT count(DISTINCT job_id) FROM itineraries")
+    assert itinerary_rows == mix["itinerary"]  # one itinerary per job, each its own
     assert recovery < ONE_MINUTE
     # Only the job it had started counts a second attempt.
     assert max(job["attempts"] for job in finished) <= 2
@@ -101,13 +184,15 @@ DEFAULTS = {
 
 
 def test_a_sigkilled_worker_loses_no_job_it_had_started_or_prefetched(make_app, base_env):
-    worker_sigkilled_with_jobs_in_hand(make_app, base_env, jobs=6, settings=FAST)
+    mix = {"email": 3, "itinerary": 2, "media": 2}
+    worker_sigkilled_with_jobs_in_hand(make_app, base_env, mix=mix, settings=FAST)
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(300)
-def test_a_sigkilled_worker_with_50_jobs_loses_none_with_default_settings(make_app, base_env):
-    worker_sigkilled_with_jobs_in_hand(make_app, base_env, jobs=50, settings={})
+def test_a_sigkilled_worker_with_50_mixed_jobs_loses_none_with_default_settings(make_app, base_env):
+    mix = {"email": 30, "itinerary": 14, "media": 6}
+    worker_sigkilled_with_jobs_in_hand(make_app, base_env, mix=mix, settings={})
 
 
 def database_restarted_under_load(
