@@ -131,7 +131,12 @@ def create_app(environ: Mapping[str, str] | None = None) -> Flask:
 def _init_database(app: Flask) -> None:
     db.init_app(app)
     with app.app_context():
-        database.ping_idle_connections(db.engine, app.config["DATABASE_IDLE_PING_SECONDS"])
+        deadline = database.bound_database_calls(
+            db.engine, app.config["DATABASE_CALL_TIMEOUT_SECONDS"]
+        )
+        database.ping_idle_connections(
+            db.engine, app.config["DATABASE_IDLE_PING_SECONDS"], deadline
+        )
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         Path(app.config["DATA_DIR"]).mkdir(parents=True, exist_ok=True)
         with app.app_context():

@@ -16,7 +16,11 @@ The rules this module enforces for every caller:
 from __future__ import annotations
 
 import logging
+import os
+import socket
+import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from typing import Any, cast
@@ -176,7 +180,9 @@ def _finish_request(response: Response) -> Response:
 # --- connections -------------------------------------------------------------------------
 
 
-def ping_idle_connections(engine: Engine, idle_seconds: float) -> None:
+def ping_idle_connections(
+    engine: Engine, idle_seconds: float, deadline: CallDeadline | None = None
+) -> None:
     """Check a pooled connection before use only when it sat idle for `idle_seconds`: the
     database may have restarted meanwhile. A busy pool pays no round trip per checkout (what
     `pool_pre_ping` would cost); a connection that broke while in use fails its request with a
@@ -187,15 +193,109 @@ def ping_idle_connections(engine: Engine, idle_seconds: float) -> None:
         last_used = record.info.get("last_used")
         if last_used is not None and time.monotonic() - last_used > idle_seconds:
             try:
+                if deadline is not None:
+                    deadline.arm(dbapi_connection)
                 engine.dialect.do_ping(dbapi_connection)
                 dbapi_connection.rollback()  # the ping may have opened a transaction
             except Exception as exc:  # the pool discards it and tries a fresh connection
                 raise DisconnectionError("an idle connection no longer answers") from exc
+            finally:
+                if deadline is not None:
+                    deadline.disarm(dbapi_connection)
         record.info["last_used"] = time.monotonic()
 
     @event.listens_for(engine, "checkin")
     def mark_used(_dbapi_connection: Any, record: Any) -> None:
         record.info["last_used"] = time.monotonic()
+
+
+class CallDeadline:
+    """Cuts the socket of a database call that has waited longer than `seconds`.
+
+    A database that hangs (a stopped process, a stuck network path) still has its kernel
+    acknowledge every byte, so neither TCP keepalives nor `statement_timeout` (enforced by the
+    hung server itself) end the wait, and psycopg has no client-side read timeout: the request
+    or job would wait forever. One watchdog thread per process shuts down the socket of an
+    overdue call; psycopg then raises OperationalError (503 for a request, a retry for a job)
+    and the pool drops the connection. Armed around every statement, commit, rollback and idle
+    ping, so it covers every caller of the engine, never the time a connection sits idle."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._reset()
+        os.register_at_fork(after_in_child=self._reset)  # a prefork worker starts its own
+
+    def _reset(self) -> None:
+        self._lock = threading.Lock()
+        self._armed: dict[int, tuple[float, int, weakref.ref[Any]]] = {}
+        self._thread: threading.Thread | None = None
+
+    def arm(self, dbapi_connection: Any) -> None:
+        try:
+            fileno = int(dbapi_connection.fileno())
+        except Exception:  # closed or broken already: the call fails on its own
+            return
+        with self._lock:
+            deadline = time.monotonic() + self.seconds
+            self._armed[id(dbapi_connection)] = (deadline, fileno, weakref.ref(dbapi_connection))
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._watch, name="database-call-deadline", daemon=True
+                )
+                self._thread.start()
+
+    def disarm(self, dbapi_connection: Any) -> None:
+        with self._lock:
+            self._armed.pop(id(dbapi_connection), None)
+
+    def _watch(self) -> None:
+        tick = min(0.5, self.seconds / 4)
+        while True:
+            time.sleep(tick)
+            now = time.monotonic()
+            with self._lock:
+                overdue = [key for key, (deadline, _, _) in self._armed.items() if deadline <= now]
+                cut = [self._armed.pop(key) for key in overdue]
+            for _, fileno, ref in cut:
+                connection = ref()
+                # Only the socket still behind that connection (never a reused descriptor).
+                if connection is None or connection.closed or connection.fileno() != fileno:
+                    continue
+                log.warning("database call overdue after %.0f s: connection cut", self.seconds)
+                with suppress(OSError):
+                    sock = socket.socket(fileno=os.dup(fileno))
+                    sock.shutdown(socket.SHUT_RDWR)
+                    sock.close()
+
+
+def bound_database_calls(engine: Engine, seconds: float) -> CallDeadline | None:
+    """Install a CallDeadline on a PostgreSQL engine (0 turns it off)."""
+    if seconds <= 0 or engine.dialect.name != "postgresql":
+        return None
+    deadline = CallDeadline(seconds)
+
+    def arm_connection(connection: Any, *_args: Any) -> None:
+        with suppress(Exception):  # an invalidated connection: nothing to wait on
+            deadline.arm(connection.connection.dbapi_connection)
+
+    def disarm_connection(connection: Any, *_args: Any) -> None:
+        with suppress(Exception):
+            deadline.disarm(connection.connection.dbapi_connection)
+
+    def disarm_context(context: Any) -> None:
+        with suppress(Exception):
+            deadline.disarm(context.connection.connection.dbapi_connection)
+
+    for name in ("before_cursor_execute", "commit", "rollback"):
+        event.listen(engine, name, arm_connection)
+    event.listen(engine, "after_cursor_execute", disarm_connection)
+    event.listen(engine, "handle_error", disarm_context)
+    event.listen(engine, "begin", disarm_connection)  # a commit or rollback has returned
+    event.listen(
+        engine, "checkin", lambda dbapi_connection, _record: deadline.disarm(dbapi_connection)
+    )
+    event.listen(engine, "checkout", lambda dbapi_connection, *_: deadline.disarm(dbapi_connection))
+    return deadline
 
 
 def database_unavailable(exc: BaseException) -> bool:

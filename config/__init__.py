@@ -175,6 +175,8 @@ class BaseConfig:
         self.SQLALCHEMY_DATABASE_URI = sqlalchemy_url(self.DATABASE_URL)
         self.DATABASE_POOL_SIZE = env.int("DATABASE_POOL_SIZE", 10, minimum=1)
         self.DATABASE_IDLE_PING_SECONDS = env.float("DATABASE_IDLE_PING_SECONDS", 10.0)
+        # A database call waiting longer is cut (a hung server): api.database.CallDeadline.
+        self.DATABASE_CALL_TIMEOUT_SECONDS = env.float("DATABASE_CALL_TIMEOUT_SECONDS", 30.0)
         # Connections gunicorn's sizing leaves to everything but the web workers (config.sizing).
         self.DATABASE_RESERVED_CONNECTIONS = env.int("DATABASE_RESERVED_CONNECTIONS", 20, minimum=0)
         self.SQLALCHEMY_ENGINE_OPTIONS = self._engine_options()
