@@ -137,6 +137,7 @@ def _init_database(app: Flask) -> None:
         database.ping_idle_connections(
             db.engine, app.config["DATABASE_IDLE_PING_SECONDS"], deadline
         )
+        app.extensions["database_call_deadline"] = deadline
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         Path(app.config["DATA_DIR"]).mkdir(parents=True, exist_ok=True)
         with app.app_context():

@@ -230,7 +230,13 @@ class CallDeadline:
         self._armed: dict[int, tuple[float, int, weakref.ref[Any]]] = {}
         self._thread: threading.Thread | None = None
 
+    @staticmethod
+    def _raw(connection: Any) -> Any:
+        """The psycopg connection behind a pool proxy (what the dialect's calls may get)."""
+        return getattr(connection, "dbapi_connection", None) or connection
+
     def arm(self, dbapi_connection: Any) -> None:
+        dbapi_connection = self._raw(dbapi_connection)
         try:
             fileno = int(dbapi_connection.fileno())
         except Exception:  # closed or broken already: the call fails on its own
@@ -245,8 +251,21 @@ class CallDeadline:
                 self._thread.start()
 
     def disarm(self, dbapi_connection: Any) -> None:
+        dbapi_connection = self._raw(dbapi_connection)
         with self._lock:
             self._armed.pop(id(dbapi_connection), None)
+
+    def bounded(self, call: Callable[[Any], None]) -> Callable[[Any], None]:
+        """`call(dbapi_connection)` under the deadline (commit, rollback)."""
+
+        def bounded_call(dbapi_connection: Any) -> None:
+            self.arm(dbapi_connection)
+            try:
+                call(dbapi_connection)
+            finally:
+                self.disarm(dbapi_connection)
+
+        return bounded_call
 
     def _watch(self) -> None:
         tick = min(0.5, self.seconds / 4)
@@ -269,7 +288,9 @@ class CallDeadline:
 
 
 def bound_database_calls(engine: Engine, seconds: float) -> CallDeadline | None:
-    """Install a CallDeadline on a PostgreSQL engine (0 turns it off)."""
+    """Install a CallDeadline on a PostgreSQL engine (0 turns it off): around each statement
+    (engine events) and each commit and rollback (the dialect's own, which the pool's reset on
+    checkin uses too)."""
     if seconds <= 0 or engine.dialect.name != "postgresql":
         return None
     deadline = CallDeadline(seconds)
@@ -286,15 +307,12 @@ def bound_database_calls(engine: Engine, seconds: float) -> CallDeadline | None:
         with suppress(Exception):
             deadline.disarm(context.connection.connection.dbapi_connection)
 
-    for name in ("before_cursor_execute", "commit", "rollback"):
-        event.listen(engine, name, arm_connection)
+    event.listen(engine, "before_cursor_execute", arm_connection)
     event.listen(engine, "after_cursor_execute", disarm_connection)
     event.listen(engine, "handle_error", disarm_context)
-    event.listen(engine, "begin", disarm_connection)  # a commit or rollback has returned
-    event.listen(
-        engine, "checkin", lambda dbapi_connection, _record: deadline.disarm(dbapi_connection)
-    )
-    event.listen(engine, "checkout", lambda dbapi_connection, *_: deadline.disarm(dbapi_connection))
+    dialect = engine.dialect
+    for name in ("do_commit", "do_rollback"):
+        setattr(dialect, name, deadline.bounded(getattr(dialect, name)))
     return deadline
 
 
