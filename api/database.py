@@ -223,7 +223,7 @@ class CallDeadline:
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
         self._reset()
-        os.register_at_fork(after_in_child=self._reset)  # a prefork worker starts its own
+        _DEADLINES.add(self)
 
     def _reset(self) -> None:
         self._lock = threading.Lock()
@@ -285,6 +285,18 @@ class CallDeadline:
                     sock = socket.socket(fileno=os.dup(fileno))
                     sock.shutdown(socket.SHUT_RDWR)
                     sock.close()
+
+
+_DEADLINES: weakref.WeakSet[CallDeadline] = weakref.WeakSet()
+
+
+def _reset_deadlines_in_child() -> None:
+    """After a fork (a prefork worker's child): no watchdog thread came along, start afresh."""
+    for deadline in list(_DEADLINES):
+        deadline._reset()
+
+
+os.register_at_fork(after_in_child=_reset_deadlines_in_child)
 
 
 def bound_database_calls(engine: Engine, seconds: float) -> CallDeadline | None:
