@@ -9,15 +9,21 @@ api.database.CallDeadline) ends a call that waits on it.
 
 from __future__ import annotations
 
+import json
 import time
+import urllib.error
+import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
+
+import pytest
 
 from tests.conftest import PG_ADMIN_URL, free_port, wait_for_job
 from tests.faults.conftest import DrainedWorker, record
 from tests.faults.test_workers import FAST, ONE_MINUTE, sent_twice, submit_inquiries
 from tests.support.fake_smtp import FakeSmtpServer
 from tests.support.tcp_proxy import TcpProxy
+from tests.test_gunicorn import gunicorn, wait_until_live
 from tests.test_inquiries import VALID
 from tests.test_job_lifecycle import smtp_env
 
@@ -101,3 +107,62 @@ def test_a_hung_database_answers_503_in_time_and_every_accepted_job_finishes(
     assert duplicated == 0
     assert len(smtp.handler.messages) == 2 * (JOBS + 1)
     assert recovery < ONE_MINUTE
+
+
+def post_inquiry(port: int) -> tuple[int, float]:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/api/v1/inquiries",
+        data=json.dumps(VALID).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    started = time.monotonic()
+    try:
+        with urllib.request.urlopen(request, timeout=NO_HANG_SECONDS) as response:
+            return response.status, time.monotonic() - started
+    except urllib.error.HTTPError as error:
+        return error.code, time.monotonic() - started
+
+
+@pytest.mark.slow  # gunicorn's start-up; the deadline itself is in the CI scenario above
+@pytest.mark.timeout(300)
+def test_a_hung_database_under_gunicorns_gevent_workers_is_503_and_the_worker_stays_live(
+    base_env, postgres_url
+):
+    """The watchdog is a greenlet there: it must run while a request waits on the socket."""
+    pg_port = int(PG_ADMIN_URL.rsplit(":", 1)[1].split("/")[0])
+    proxy = TcpProxy(pg_port).start()
+    port = free_port()
+    env = {
+        **base_env,
+        "DATABASE_URL": postgres_url.replace(f":{pg_port}/", f":{proxy.port}/"),
+        "DATABASE_CALL_TIMEOUT_SECONDS": str(CALL_TIMEOUT),
+        "WEB_CONCURRENCY": "1",
+    }
+    try:
+        with gunicorn(env, port) as server:
+            wait_until_live(server, port)
+            before = post_inquiry(port)
+            proxy.hang()
+            during = post_inquiry(port)
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/health/live", timeout=5) as live:
+                live_status = live.status  # the worker's event loop was never blocked
+            proxy.restore()
+            back = time.monotonic()
+            after = post_inquiry(port)
+            recovery = time.monotonic() - back
+    finally:
+        proxy.stop()
+    record(
+        "PostgreSQL hung under gunicorn (gevent)",
+        ran="3 submissions, 1 during the hang",
+        lost=0,
+        duplicated=0,
+        recovery_seconds=recovery,
+        notes=f"call deadline {CALL_TIMEOUT} s: the one during the hang answered "
+        f"{during[0]} in {during[1]:.1f} s; /health/live {live_status} meanwhile",
+    )
+    assert before[0] == 202
+    assert during[0] == 503
+    assert during[1] < NO_HANG_SECONDS
+    assert live_status == 200
+    assert after[0] == 202
