@@ -16,6 +16,7 @@ The rules this module enforces for every caller:
 from __future__ import annotations
 
 import logging
+import math
 import os
 import socket
 import threading
@@ -229,6 +230,16 @@ class CallDeadline:
         self._lock = threading.Lock()
         self._armed: dict[int, tuple[float, int, weakref.ref[Any]]] = {}
         self._thread: threading.Thread | None = None
+
+    @contextmanager
+    def suspended(self) -> Iterator[None]:
+        """No deadline meanwhile, for this process: migrations, whose one DDL statement (an
+        index on a large table) may rightly take longer than any request should."""
+        seconds, self.seconds = self.seconds, math.inf
+        try:
+            yield
+        finally:
+            self.seconds = seconds
 
     @staticmethod
     def _raw(connection: Any) -> Any:

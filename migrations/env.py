@@ -1,5 +1,6 @@
 """Alembic environment, run through flask-migrate (`flask db upgrade`)."""
 
+import contextlib
 import logging
 from logging.config import fileConfig
 
@@ -48,7 +49,12 @@ def run_migrations_online():
             directives[:] = []
             logger.info("No changes in schema detected.")
 
-    with target_db.engine.connect() as connection:
+    # A long DDL statement is expected here: no call deadline (api.database.CallDeadline).
+    deadline = current_app.extensions.get("database_call_deadline")
+    with (
+        deadline.suspended() if deadline is not None else contextlib.nullcontext(),
+        target_db.engine.connect() as connection,
+    ):
         context.configure(
             connection=connection,
             process_revision_directives=process_revision_directives,

@@ -49,3 +49,12 @@ def test_zero_turns_the_deadline_off(make_app):
     app = make_app(DATABASE_CALL_TIMEOUT_SECONDS="0")
     with app.app_context():
         assert app.extensions["database_call_deadline"] is None
+
+
+def test_migrations_run_without_the_deadline(make_app):
+    app = make_app(DATABASE_CALL_TIMEOUT_SECONDS="1")
+    with app.app_context():
+        deadline = deadline_of(app)
+        with deadline.suspended(), db.engine.connect() as connection:
+            connection.execute(text("SELECT pg_sleep(2)"))  # past the deadline, not cut
+        assert deadline.seconds == 1
