@@ -301,7 +301,9 @@ def test_every_waiter_of_many_jobs_is_woken_by_its_own_job(make_app, base_env):
     assert len(answers) == len(locations)
     assert {status for status, _ in answers.values()} == {200}
     assert {job["status"] for _, job in answers.values()} == {"succeeded"}
-    assert ends == {"notification": len(locations)}  # none by a re-check or the deadline
+    # Woken by the notification (a poll may also have found its job ended at its first read);
+    # none only at a re-check or at its deadline.
+    assert set(ends) == {"notification"}, ends
 
 
 def test_a_waiter_is_woken_by_a_change_published_as_soon_as_its_process_subscribed(app):
