@@ -323,3 +323,17 @@ def test_a_waiter_is_woken_by_a_change_published_as_soon_as_its_process_subscrib
                 assert waiter.wait(10), "the change published after subscribing was lost"
         finally:
             dispatcher.shutdown()
+
+
+def test_a_wake_up_landing_as_a_wait_times_out_is_not_lost():
+    """Under gevent, a notification can set the waiter's event in the loop turn its timeout
+    fires, and `Event.wait` then answers False: the waiter must still report the wake-up."""
+    waiter = events.Waiter()
+
+    def times_out_as_it_is_woken(timeout: float | None = None) -> bool:
+        waiter.event.set()  # the notification lands...
+        return False  # ...as the timeout fires
+
+    waiter.event.wait = times_out_as_it_is_woken  # type: ignore[method-assign]
+
+    assert waiter.wait(1.0)  # reported: the caller re-reads the job now

@@ -54,10 +54,18 @@ class Waiter:
         self.event = threading.Event()
 
     def wait(self, seconds: float) -> bool:
-        """Sleep until woken or `seconds` pass; True when woken (then ready for the next)."""
-        woken = self.event.wait(max(0.0, seconds))
+        """Sleep until woken or `seconds` pass; True when woken (then ready for the next).
+
+        The flag decides, not what `Event.wait` answers: gevent's answers False when the
+        timeout fires in the same loop turn as the `set()`, and clearing then would lose that
+        wake-up until the slow re-check. The flag is cleared only when it is reported, so a
+        wake-up is either reported (the caller re-reads the row, after any commit notified)
+        or still pending."""
+        self.event.wait(max(0.0, seconds))
+        if not self.event.is_set():
+            return False
         self.event.clear()
-        return woken
+        return True
 
 
 class Dispatcher:
