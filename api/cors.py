@@ -8,6 +8,7 @@ request has no Origin (flask-cors cost ~50 µs on every request). Every answer s
 from __future__ import annotations
 
 from flask import Flask, Response, current_app, request
+from werkzeug.datastructures import Headers
 
 EXPOSED = "Location, X-Request-ID, Retry-After, Idempotent-Replayed"
 ALLOWED_METHODS = "GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS"
@@ -18,12 +19,22 @@ ALLOWED_HEADERS = (
 PREFLIGHT_MAX_AGE = "600"
 
 
+def _vary_on_origin(headers: Headers) -> None:
+    """`response.vary.add("Origin")` without parsing the header into a set and writing it back
+    (most answers have no Vary yet)."""
+    vary = headers.get("Vary")
+    if vary is None:
+        headers.add("Vary", "Origin")
+    elif "origin" not in {item.strip().lower() for item in vary.split(",")}:
+        headers["Vary"] = f"{vary}, Origin"
+
+
 def _add_cors_headers(response: Response) -> Response:
-    response.vary.add("Origin")
+    headers = response.headers
+    _vary_on_origin(headers)
     origin = request.headers.get("Origin")
     if origin is None or origin not in current_app.config["CORS_ORIGIN_SET"]:
         return response
-    headers = response.headers
     headers["Access-Control-Allow-Origin"] = origin
     headers["Access-Control-Allow-Credentials"] = "true"
     if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+import redis
 from flask import Response, current_app, has_request_context, request
 from flask_caching.backends.rediscache import RedisCache
 from marshmallow import Schema
@@ -84,6 +85,7 @@ if found[2] then
 end
 return found
 """
+FETCH_AND_COUNT_SHA = hashlib.sha1(FETCH_AND_COUNT.encode()).hexdigest()
 
 
 def redis_backend() -> RedisCache | None:
@@ -98,9 +100,7 @@ def _fetch(version_key: str, entry_key: str, visit: Visit | None) -> tuple[Any, 
         found: list[Any] = cache.get_many(version_key, entry_key)
         return found[0], found[1]
     prefix = backend.key_prefix if isinstance(backend.key_prefix, str) else ""
-    raw = backend._write_client.eval(
-        FETCH_AND_COUNT,
-        4,
+    arguments = (
         prefix + version_key,
         prefix + entry_key,
         visit.seen_key,
@@ -109,6 +109,11 @@ def _fetch(version_key: str, entry_key: str, visit: Visit | None) -> tuple[Any, 
         visit.slug,
         visit.ttl,
     )
+    client = backend._write_client
+    try:  # by its digest: Redis neither receives nor hashes the script's text again
+        raw = client.evalsha(FETCH_AND_COUNT_SHA, 4, *arguments)
+    except redis.exceptions.NoScriptError:  # first use since Redis started: send the text
+        raw = client.eval(FETCH_AND_COUNT, 4, *arguments)
     visit.counted = raw[1] is not None
     version, entry = (None if value is None else backend.serializer.loads(value) for value in raw)
     return version, entry

@@ -126,9 +126,14 @@ def current_caller() -> Caller:
     """The caller of this request (cached for the request)."""
     caller: Caller | None = g.get("caller")
     if caller is None:
+        address = request.remote_addr or "unknown"
+        # Tokens are read from this header only (the default JWT_TOKEN_LOCATION): without it
+        # the caller is anonymous, and a public read pays no JWT machinery.
+        if current_app.config["JWT_HEADER_NAME"] not in request.headers:
+            caller = g.caller = Caller(user_id=None, role=None, address=address)
+            return caller
         verify_jwt_in_request(optional=True)
         claims = get_jwt()
-        address = request.remote_addr or "unknown"
         if claims:
             user = load_token_user(claims)
             caller = SignedIn(user_id=user.id, role=user.role, address=address)

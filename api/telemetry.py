@@ -36,6 +36,12 @@ WAITING = Gauge(
     "Long-polls and event streams waiting for a job, per web process (summed).",
     multiprocess_mode="livesum",
 )
+WAITER_ENDS = Counter(
+    "baliblissed_waiter_terminal_reads_total",
+    "Waiters that found their job ended, by what made them read it: its change notification, "
+    "the slow re-check (a missed notification), or the wait's deadline.",
+    ["cause"],
+)
 
 JOB_QUEUE_WAIT = Histogram(
     "baliblissed_job_queue_wait_seconds",
@@ -80,6 +86,7 @@ RECORDED: tuple[Collector, ...] = (
     RATE_LIMITED,
     CACHE_REQUESTS,
     WAITING,
+    WAITER_ENDS,
     JOB_QUEUE_WAIT,
     JOB_RUN_TIME,
     JOB_OUTCOMES,

@@ -343,6 +343,17 @@ def count_succeeded(database_url: str, job_ids: list[str]) -> int:
     return int(row[0]) if row else 0
 
 
+def waiter_ends(base: str, token: str) -> dict[str, int]:
+    """How the app's waiters found their job ended: by its notification, the slow re-check (a
+    missed notification) or the wait's deadline (counters since the app started)."""
+    req = urllib.request.Request(f"{base}/metrics", headers={"Authorization": f"Bearer {token}"})
+    text = urllib.request.urlopen(req, timeout=5).read().decode()
+    found = re.findall(
+        r'^baliblissed_waiter_terminal_reads_total\{cause="(\w+)"\} (\S+)$', text, re.MULTILINE
+    )
+    return {cause: int(float(value)) for cause, value in found}
+
+
 def waiting_clients(base: str, token: str) -> float:
     req = urllib.request.Request(f"{base}/metrics", headers={"Authorization": f"Bearer {token}"})
     text = urllib.request.urlopen(req, timeout=5).read().decode()
@@ -618,6 +629,8 @@ class Bench:
             self.app.pgid,
         )
         ids = enqueue_inquiries(self.app_base, count)
+        ends_before = waiter_ends(self.app_base, self.token)
+        polls: list[int] = []
         wakes: list[float] = []
         refused: list[int] = []
         errors: list[str] = []
@@ -630,6 +643,8 @@ class Bench:
                         self.app_base, "GET", f"/api/v1/jobs/{job_id}?wait=30"
                     )
                     received = time.time()
+                    with lock:
+                        polls.append(1)
                     job = json.loads(body)
                     if "Retry-After" in headers:
                         with lock:
@@ -666,7 +681,10 @@ class Bench:
                 thread.join(300)
         finally:
             worker.stop()
+        ends = waiter_ends(self.app_base, self.token)
         self.figures.waiters = {
+            "ends": {cause: ends.get(cause, 0) - ends_before.get(cause, 0) for cause in ends},
+            "polls": len(polls),
             "count": count,
             "held": min(held, still_held),
             "quiet": quiet,
@@ -965,7 +983,8 @@ def report(bench: Bench, args: argparse.Namespace) -> list[tuple[str, bool, Call
             f"{answered}/{waiters['count']} answered; p50 {percentile(wakes, 0.5) * 1000:.0f} ms, "
             f"p99 {percentile(wakes, 0.99) * 1000:.0f} ms, max {worst:.0f} ms",
             f"{waiters['refused']} refused, {len(waiters['errors'])} errors",
-            "",
+            f"{waiters['polls']} polls; found ended by "
+            + ", ".join(f"{cause} {n}" for cause, n in sorted(waiters["ends"].items())),
             f"≤ 500 ms: {verdict(answered == waiters['count'] and worst <= 500)}",
         )
     )

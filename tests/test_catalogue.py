@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from api import response_cache
 from api.catalogue import service as catalogue
 from tests.conftest import sql
 
@@ -79,3 +80,20 @@ def test_seed_command(app):
 
     assert result.exit_code == 0
     assert "0 created" in result.output
+
+
+def test_place_names_follow_the_catalogue_version(app):
+    """The names every inquiry's analysis reads are kept by the app between jobs, for one
+    version of the catalogue; a change of the catalogue (its version bumped, as seeding does)
+    is seen by the next job."""
+    with app.app_context():
+        assert "Tanah Lot Temple" in catalogue.place_names()
+    sql(app, "UPDATE destinations SET name = 'Vandalised' WHERE slug = 'tanah-lot-temple'")
+    with app.app_context():
+        assert "Vandalised" not in catalogue.place_names()  # the same version: kept
+
+        response_cache.bump_now("catalogue")
+
+        names = catalogue.place_names()
+    assert "Vandalised" in names
+    assert "Tanah Lot Temple" not in names

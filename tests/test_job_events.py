@@ -12,11 +12,13 @@ import socket
 import subprocess
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 import pytest
+import redis
 
 from api.jobs import events
 from tests.conftest import PROJECT_ROOT, free_port, running_worker, token_for
@@ -251,3 +253,87 @@ def test_a_client_that_drops_its_long_poll_frees_its_slot(make_app, base_env):
 
         # Freed long before the poll's 30 s deadline: the server noticed the client left.
         wait_until(lambda: waiting_clients(port) == 0, 10, "the slot to be freed")
+
+
+def waiter_ends(port: int) -> dict[str, int]:
+    """How the web server's waiters found their job ended, by cause (from /metrics)."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    connection.request("GET", "/metrics")
+    text = connection.getresponse().read().decode()
+    found = re.findall(
+        r'^baliblissed_waiter_terminal_reads_total\{cause="(\w+)"\} (\S+)$', text, re.MULTILINE
+    )
+    return {cause: int(float(value)) for cause, value in found if float(value)}
+
+
+@pytest.mark.timeout(150)
+def test_every_waiter_of_many_jobs_is_woken_by_its_own_job(make_app, base_env):
+    """Sixty long-polls on sixty jobs across the Procfile's two gevent workers, the jobs
+    finishing while they wait. Re-checks are 60 s apart, beyond the polls' 30 s deadline, so a
+    missed wake-up shows as a waiter that found its job ended only at its deadline."""
+    app = make_app()
+    client = app.test_client()
+    locations = [
+        client.post("/api/v1/inquiries", json=VALID).headers["Location"] for _ in range(60)
+    ]
+    settings = {
+        "WEB_CONCURRENCY": "2",
+        "JOB_EVENTS_RECHECK_SECONDS": "60",
+        "LONG_POLL_MAX_WAITERS_PER_CALLER": "200",
+    }
+    with gunicorn(base_env, **settings) as port:
+        answers: dict[str, tuple[int, Any]] = {}
+        polls = [
+            threading.Thread(
+                target=lambda at=at: answers.__setitem__(at, get(port, f"{at}?wait=30")[::2])
+            )
+            for at in locations
+        ]
+        for poll in polls:
+            poll.start()
+        wait_until(lambda: waiting_clients(port) == len(locations), 30, "every poll to wait")
+
+        with running_worker(app):
+            for poll in polls:
+                poll.join(45)
+        ends = waiter_ends(port)
+
+    assert len(answers) == len(locations)
+    assert {status for status, _ in answers.values()} == {200}
+    assert {job["status"] for _, job in answers.values()} == {"succeeded"}
+    # Woken by the notification (a poll may also have found its job ended at its first read);
+    # none only at a re-check or at its deadline.
+    assert set(ends) == {"notification"}, ends
+
+
+def test_a_waiter_is_woken_by_a_change_published_as_soon_as_its_process_subscribed(app):
+    """Each time a process first subscribes (ten fresh dispatchers), a change published
+    the moment the subscription is reported up reaches the waiter that was registered before
+    it: the subscription counts as up only once Redis confirmed it."""
+    url = app.config["REDIS_URL"]
+    publisher = redis.Redis.from_url(url)
+    for _ in range(10):
+        dispatcher = events.Dispatcher(url)
+        job_id = uuid.uuid4()
+        try:
+            with dispatcher.waiting(job_id) as waiter:
+                assert dispatcher.connected.wait(10)
+                waiter.wait(0)  # forget the wake-up every waiter gets on (re)subscribing
+                publisher.publish(events.CHANNEL, f"{job_id}:1")
+                assert waiter.wait(10), "the change published after subscribing was lost"
+        finally:
+            dispatcher.shutdown()
+
+
+def test_a_wake_up_landing_as_a_wait_times_out_is_not_lost():
+    """Under gevent, a notification can set the waiter's event in the loop turn its timeout
+    fires, and `Event.wait` then answers False: the waiter must still report the wake-up."""
+    waiter = events.Waiter()
+
+    def times_out_as_it_is_woken(timeout: float | None = None) -> bool:
+        waiter.event.set()  # the notification lands...
+        return False  # ...as the timeout fires
+
+    waiter.event.wait = times_out_as_it_is_woken  # type: ignore[method-assign]
+
+    assert waiter.wait(1.0)  # reported: the caller re-reads the job now

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import select
 
 from api import response_cache
@@ -59,9 +60,11 @@ def _as_dict(row: Destination) -> dict[str, Any]:
     return {field: getattr(row, field) for field in FIELDS}
 
 
-def all_destinations() -> list[dict[str, Any]]:
+def all_destinations(version: int | None = None) -> list[dict[str, Any]]:
     """Every destination, ordered by area then name (cached)."""
-    key = f"catalogue:v{response_cache.version('catalogue')}:all-destinations"
+    if version is None:
+        version = response_cache.version("catalogue")
+    key = f"catalogue:v{version}:all-destinations"
     destinations = cache.get(key)
     if destinations is None:
         rows = db.session.scalars(select(Destination).order_by(Destination.area, Destination.name))
@@ -75,10 +78,22 @@ def area_name(area: str) -> str:
     return area.replace("-", " ").title()
 
 
+PLACE_NAMES = "catalogue_place_names"  # app.extensions: (catalogue version, names)
+
+
 def place_names() -> list[str]:
-    """The areas' and destinations' names (what an inquiry or a question may mention)."""
-    items = all_destinations()
-    return sorted({area_name(item["area"]) for item in items} | {item["name"] for item in items})
+    """The areas' and destinations' names (what an inquiry or a question may mention).
+
+    Every inquiry's email job reads them: the app keeps them for the catalogue's version, so
+    a job pays one Redis GET (the version), not the whole catalogue fetched and unpickled."""
+    version = response_cache.version("catalogue")
+    kept: tuple[int, list[str]] | None = current_app.extensions.get(PLACE_NAMES)
+    if kept is not None and kept[0] == version:
+        return kept[1]
+    items = all_destinations(version)
+    names = sorted({area_name(item["area"]) for item in items} | {item["name"] for item in items})
+    current_app.extensions[PLACE_NAMES] = (version, names)
+    return names
 
 
 def search(area: str | None, category: str | None, tag: str | None) -> list[dict[str, Any]]:

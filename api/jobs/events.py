@@ -54,10 +54,18 @@ class Waiter:
         self.event = threading.Event()
 
     def wait(self, seconds: float) -> bool:
-        """Sleep until woken or `seconds` pass; True when woken (then ready for the next)."""
-        woken = self.event.wait(max(0.0, seconds))
+        """Sleep until woken or `seconds` pass; True when woken (then ready for the next).
+
+        The flag decides, not what `Event.wait` answers: gevent's answers False when the
+        timeout fires in the same loop turn as the `set()`, and clearing then would lose that
+        wake-up until the slow re-check. The flag is cleared only when it is reported, so a
+        wake-up is either reported (the caller re-reads the row, after any commit notified)
+        or still pending."""
+        self.event.wait(max(0.0, seconds))
+        if not self.event.is_set():
+            return False
         self.event.clear()
-        return woken
+        return True
 
 
 class Dispatcher:
@@ -87,17 +95,23 @@ class Dispatcher:
             client = redis.Redis.from_url(
                 self.redis_url, socket_connect_timeout=2, socket_timeout=10, health_check_interval=5
             )
-            subscription = client.pubsub(ignore_subscribe_messages=True)
+            subscription = client.pubsub()
             try:
                 subscription.subscribe(CHANNEL)
-                self.connected.set()
-                self.wake_all()  # messages may have been missed while not subscribed
-                backoff = 0.5
                 while not self.closing:
                     message = subscription.get_message(timeout=5.0)
-                    if message and message["type"] == "message":
+                    if message is None:
+                        continue
+                    if message["type"] == "message":
                         job_id = message["data"].decode().partition(":")[0]
                         self._wake(job_id)
+                    elif message["type"] == "subscribe":
+                        # Only now does Redis deliver to us (`subscribe()` merely sent the
+                        # command): a waiter woken before this could re-read its row, then
+                        # miss a change published before the server had subscribed us.
+                        self.connected.set()
+                        backoff = 0.5
+                        self.wake_all()  # changes published while not subscribed
             except Exception:
                 self.connected.clear()
                 log.warning("job events subscription lost; retrying", exc_info=True)

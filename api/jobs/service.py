@@ -26,7 +26,7 @@ from api.jobs.models import Job, JobStatus
 from api.jobs.schemas import JobSchema
 from api.models import utc_param, utcnow
 from api.security import Caller
-from api.telemetry import WAITING
+from api.telemetry import WAITER_ENDS, WAITING
 
 DISCONNECT_CHECK_SECONDS = 1.0  # how soon a waiter notices its client left
 
@@ -131,7 +131,12 @@ def changes(
             woken = waiter.wait(min(deadline, next_read, now + DISCONNECT_CHECK_SECONDS) - now)
             now = time.monotonic()
             if woken or now >= next_read or now >= deadline:
-                yield get_visible(job_id, caller)
+                job = get_visible(job_id, caller)
+                if job.is_terminal:  # what told this waiter: a miss shows as "recheck"
+                    WAITER_ENDS.labels(
+                        "notification" if woken else "deadline" if now >= deadline else "recheck"
+                    ).inc()
+                yield job
                 next_read = now + recheck
 
 
