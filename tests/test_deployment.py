@@ -418,3 +418,20 @@ def test_flower_turns_task_events_on_only_when_celery_task_events_is_set(
         monkeypatch.setenv("CELERY_TASK_EVENTS", setting)
     options = runpy.run_path(str(PROJECT_ROOT / "flowerconfig.py"))
     assert options["enable_events"] is enabled
+
+
+# --- .ci/run -------------------------------------------------------------------------------
+
+
+def test_the_ci_script_parses_and_runs_the_readmes_test_command():
+    """CI runs `.ci/run` in a fresh clone: a syntax error there fails every submission."""
+    script = PROJECT_ROOT / ".ci" / "run"
+    parsed = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True)
+    assert parsed.returncode == 0, parsed.stderr
+    commands = [
+        line.strip()
+        for line in script.read_text().splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+    assert commands[-1] == "CI=true make test"
+    assert "make test" in (PROJECT_ROOT / "README.md").read_text().split("## Architecture")[0]
