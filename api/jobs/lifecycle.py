@@ -28,6 +28,7 @@ database answers; the message is never acked with the job left behind.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import random
 import threading
@@ -37,7 +38,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 from celery import Task, shared_task
@@ -62,6 +63,7 @@ from api.models import utc_param, utcnow
 from api.telemetry import JOB_OUTCOMES, JOB_QUEUE_WAIT, JOB_RUN_TIME
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 transitions = structlog.get_logger("api.jobs")
 
 
@@ -265,63 +267,50 @@ def execute(task: Task, job_id: uuid.UUID, handler: Handler) -> None:
 DATABASE_RETRY_DELAYS = (1.0, 2.0, 4.0, 8.0)  # then 8 s apiece
 
 
-def _database_retry_delays(task: Task) -> Iterator[float]:
-    """Backoff between tries to reach the database, within half the task's soft time limit
-    (the rest is for the work); when that runs out the task is re-published (`task.retry`),
-    so its message is replaced, never acked away."""
+def _when_the_database_answers(
+    task: Task, job_id: uuid.UUID, what: str, work: Callable[[], T]
+) -> T:
+    """`work()`, tried again while the database cannot be reached, with backoff (1, 2, 4, then
+    8 s) within half the task's soft time limit (the rest is for the work); when that runs out
+    the task is re-published (`task.retry`), so its message is replaced, never acked away."""
     budget = float(getattr(task, "soft_time_limit", None) or 60) / 2
     waited = 0.0
-    for tries in range(1_000_000):
-        delay = DATABASE_RETRY_DELAYS[min(tries, len(DATABASE_RETRY_DELAYS) - 1)]
-        if waited + delay > budget:
-            break
-        waited += delay
-        yield delay
-    raise task.retry(countdown=DATABASE_RETRY_DELAYS[-1], max_retries=None)
-
-
-def _claim_when_the_database_answers(task: Task, job_id: uuid.UUID) -> JobRun | None:
-    delays = _database_retry_delays(task)
-    while True:
+    for tries in itertools.count():
         try:
-            return claim(job_id)
+            return work()
         except Exception as exc:
             if not database_unavailable(exc):
                 raise
-            delay = next(delays)
-            log.warning("job %s: the database is unavailable; claiming again in %ss", job_id, delay)
+            delay = DATABASE_RETRY_DELAYS[min(tries, len(DATABASE_RETRY_DELAYS) - 1)]
+            if waited + delay > budget:
+                raise task.retry(countdown=DATABASE_RETRY_DELAYS[-1], max_retries=None) from exc
+            waited += delay
+            log.warning("job %s: the database is unavailable; %s in %ss", job_id, what, delay)
             time.sleep(delay)
+    raise AssertionError("unreachable")  # itertools.count() never ends
 
 
 def _requeue_when_the_database_answers(task: Task, run: JobRun) -> None:
     """The attempt lost the database: once it answers, put the job back (`queued`, the attempt
     counted) and re-publish it, so it runs again now rather than after its lease."""
-    delays = _database_retry_delays(task)
-    while True:
+
+    def requeue() -> int | None:
         with suppress(Exception):
             db.session.rollback()
-        try:
-            version = autocommit_execute(
-                update(Job)
-                .where(
-                    Job.id == run.id, Job.status == JobStatus.RUNNING, Job.attempts == run.attempt
-                )
-                .values(
-                    status=JobStatus.QUEUED,
-                    lease_until=None,
-                    enqueued_at=utc_param(utcnow()),
-                    updated_at=utcnow(),
-                    version=Job.version + 1,
-                )
-                .returning(Job.version)
-            ).scalar_one_or_none()
-            break
-        except Exception as exc:
-            if not database_unavailable(exc):
-                raise
-            delay = next(delays)
-            log.warning("job %s: the database is unavailable; requeueing in %ss", run.id, delay)
-            time.sleep(delay)
+        return autocommit_execute(
+            update(Job)
+            .where(Job.id == run.id, Job.status == JobStatus.RUNNING, Job.attempts == run.attempt)
+            .values(
+                status=JobStatus.QUEUED,
+                lease_until=None,
+                enqueued_at=utc_param(utcnow()),
+                updated_at=utcnow(),
+                version=Job.version + 1,
+            )
+            .returning(Job.version)
+        ).scalar_one_or_none()
+
+    version = _when_the_database_answers(task, run.id, "requeueing", requeue)
     if version is None:  # canceled meanwhile, or its outcome did commit after all
         return
     events.notify(run.id, version)
@@ -366,7 +355,7 @@ def _renew_lease(engine: Engine, run: JobRun, seconds: float, stop: threading.Ev
 
 
 def _execute(task: Task, job_id: uuid.UUID, handler: Handler) -> None:
-    run = _claim_when_the_database_answers(task, job_id)
+    run = _when_the_database_answers(task, job_id, "claiming again", lambda: claim(job_id))
     if run is None:
         log.info("job %s: nothing to claim (finished, canceled or held by a live worker)", job_id)
         return
