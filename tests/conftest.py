@@ -293,12 +293,18 @@ class WorkerProcess:
         self.process.wait(10)
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, 15)
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        stop_process_group(self.process, grace=20)
+
+
+def stop_process_group(process: subprocess.Popen[Any], grace: float) -> None:
+    """SIGTERM to a process started in its own session, SIGKILL if it is not gone in `grace`."""
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(grace)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(10)
 
 
 def wait_for_job(

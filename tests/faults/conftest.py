@@ -15,9 +15,24 @@ import threading
 from collections.abc import Mapping
 from pathlib import Path
 
-from tests.conftest import PROJECT_ROOT, WorkerProcess, spawn_with_us
+from tests.conftest import (
+    PG_ADMIN_URL,
+    PROJECT_ROOT,
+    WorkerProcess,
+    spawn_with_us,
+    stop_process_group,
+)
+from tests.support.tcp_proxy import TcpProxy
 
 FAULTS_DIR = Path(os.environ.get("FAULTS_DIR", PROJECT_ROOT / "var" / "faults"))
+
+
+def postgres_through_proxy(postgres_url: str) -> tuple[TcpProxy, str]:
+    """A TcpProxy in front of the machine's PostgreSQL and the test database's URL through it:
+    the API and the workers reach PostgreSQL through the proxy, so a test can cut or hang it."""
+    pg_port = int(PG_ADMIN_URL.rsplit(":", 1)[1].split("/")[0])
+    proxy = TcpProxy(pg_port).start()
+    return proxy, postgres_url.replace(f":{pg_port}/", f":{proxy.port}/")
 
 
 class DrainedWorker(WorkerProcess):
@@ -49,13 +64,7 @@ class BeatProcess:
         )
 
     def stop(self) -> None:
-        if self.process.poll() is None:
-            os.killpg(self.process.pid, 15)
-            try:
-                self.process.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(self.process.pid, 9)
-                self.process.wait(10)
+        stop_process_group(self.process, grace=10)
 
 
 def record(

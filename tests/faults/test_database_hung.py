@@ -18,11 +18,10 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import PG_ADMIN_URL, free_port, wait_for_job
-from tests.faults.conftest import DrainedWorker, record
+from tests.conftest import free_port, wait_for_job
+from tests.faults.conftest import DrainedWorker, postgres_through_proxy, record
 from tests.faults.test_workers import FAST, ONE_MINUTE, sent_twice, submit_inquiries
 from tests.support.fake_smtp import FakeSmtpServer
-from tests.support.tcp_proxy import TcpProxy
 from tests.test_gunicorn import gunicorn, wait_until_live
 from tests.test_inquiries import VALID
 from tests.test_job_lifecycle import smtp_env
@@ -42,9 +41,7 @@ def timed(call: Any) -> tuple[int, str, float]:
 def test_a_hung_database_answers_503_in_time_and_every_accepted_job_finishes(
     make_app, base_env, postgres_url
 ):
-    pg_port = int(PG_ADMIN_URL.rsplit(":", 1)[1].split("/")[0])
-    proxy = TcpProxy(pg_port).start()
-    through_proxy = postgres_url.replace(f":{pg_port}/", f":{proxy.port}/")
+    proxy, through_proxy = postgres_through_proxy(postgres_url)
     with FakeSmtpServer(free_port()) as smtp, ThreadPoolExecutor(4) as pool:
         env = {
             **base_env,
@@ -129,12 +126,11 @@ def test_a_hung_database_under_gunicorns_gevent_workers_is_503_and_the_worker_st
     base_env, postgres_url
 ):
     """The watchdog is a greenlet there: it must run while a request waits on the socket."""
-    pg_port = int(PG_ADMIN_URL.rsplit(":", 1)[1].split("/")[0])
-    proxy = TcpProxy(pg_port).start()
+    proxy, through_proxy = postgres_through_proxy(postgres_url)
     port = free_port()
     env = {
         **base_env,
-        "DATABASE_URL": postgres_url.replace(f":{pg_port}/", f":{proxy.port}/"),
+        "DATABASE_URL": through_proxy,
         "DATABASE_CALL_TIMEOUT_SECONDS": str(CALL_TIMEOUT),
         "WEB_CONCURRENCY": "1",
     }

@@ -19,7 +19,6 @@ import redis
 from flask import Flask
 
 from tests.conftest import (
-    PG_ADMIN_URL,
     REDIS_DB_BROKER,
     REDIS_HOST_URL,
     free_port,
@@ -27,9 +26,8 @@ from tests.conftest import (
     token_for,
     wait_for_job,
 )
-from tests.faults.conftest import BeatProcess, DrainedWorker, record
+from tests.faults.conftest import BeatProcess, DrainedWorker, postgres_through_proxy, record
 from tests.support.fake_smtp import FakeSmtpServer
-from tests.support.tcp_proxy import TcpProxy
 from tests.test_inquiries import VALID
 from tests.test_itineraries import REQUEST as ITINERARY
 from tests.test_job_lifecycle import smtp_env
@@ -198,9 +196,7 @@ def test_a_sigkilled_worker_with_50_mixed_jobs_loses_none_with_default_settings(
 def database_restarted_under_load(
     make_app, base_env, postgres_url: str, jobs: int, outage_seconds: float
 ):
-    pg_port = int(PG_ADMIN_URL.rsplit(":", 1)[1].split("/")[0])
-    proxy = TcpProxy(pg_port).start()  # the API and the worker reach PostgreSQL through it
-    through_proxy = postgres_url.replace(f":{pg_port}/", f":{proxy.port}/")
+    proxy, through_proxy = postgres_through_proxy(postgres_url)
     with FakeSmtpServer(free_port()) as smtp:
         env = {**base_env, **smtp_env(smtp.port), **FAST, "DATABASE_URL": through_proxy}
         client = make_app(**env).test_client()
