@@ -916,6 +916,8 @@ def report(bench: Bench, args: argparse.Namespace) -> list[tuple[str, bool, Call
         return "    (see the row: the figure itself says where the time went)"
 
     for name, samples in (("long-polled", figures.long_poll), ("via SSE", figures.stream)):
+        if not samples:  # not measured (--only)
+            continue
         client = median([sample[0] for sample in samples]) * 1000
         life = median([sample[1] for sample in samples]) * 1000
         met = client <= 30
@@ -941,6 +943,44 @@ def report(bench: Bench, args: argparse.Namespace) -> list[tuple[str, bool, Call
             )
         )
 
+    if figures.worker:
+        worker_rows(bench, figures, rows, explained)
+    if figures.waiters:
+        waiter_rows(bench, figures, rows, explained)
+    for figure, *_rest, target in HTTP_PAIRS:
+        if figure not in figures.pairs:
+            continue
+        http_row(figure, target, figures, rows, explained, bench)
+    rows.append(
+        (
+            "the two cached reads vs the original FastAPI backend",
+            ORIGINAL,
+            "",
+            "",
+            "≥ 5x / ≥ 4x: not measured",
+        )
+    )
+
+    print(
+        f"\nissue 12, {args.rounds} round(s) of {args.seconds} s per load, "
+        f"{args.connections} connections, medians; ratio = app / baseline "
+        "(CPU: baseline CPU per request / app CPU per request)\n"
+    )
+    header = ("figure", "app", "baseline", "ratio", "target")
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+    if figures.waiters.get("errors"):
+        print(f"\nwaiter errors (first 3): {figures.waiters['errors'][:3]}")
+    return explained
+
+
+Rows = list[tuple[str, str, str, str, str]]
+Explained = list[tuple[str, bool, Callable[[], str]]]
+
+
+def worker_rows(bench: Bench, figures: Figures, rows: Rows, explained: Explained) -> None:
     app_rate = median([sample[0] for sample in figures.worker])
     bare_rate = median([sample[1] for sample in figures.worker])
     ratio = app_rate / bare_rate if bare_rate else float("nan")
@@ -956,6 +996,8 @@ def report(bench: Bench, args: argparse.Namespace) -> list[tuple[str, bool, Call
     )
     explained.append((figure, ratio >= 0.25, bench.worker_profile))
 
+
+def waiter_rows(bench: Bench, figures: Figures, rows: Rows, explained: Explained) -> None:
     waiters = figures.waiters
     wakes = waiters["wakes"]
     loaded, quiet = waiters["loaded"], waiters["quiet"]
@@ -990,47 +1032,27 @@ def report(bench: Bench, args: argparse.Namespace) -> list[tuple[str, bool, Call
     )
     explained.append((figure, met, bench.http_profile("GET /health/live vs bare hello")))
 
-    for figure, *_rest, target in HTTP_PAIRS:
-        samples = figures.pairs[figure]
-        rps_ratio = median([app.rps / bare.rps for app, bare in samples])
-        cpu_ratio = median([bare.cpu_ms / app.cpu_ms for app, bare in samples if app.cpu_ms])
-        app_rps = median([app.rps for app, _ in samples])
-        bare_rps = median([bare.rps for _, bare in samples])
-        non_2xx = sum(app.non_2xx for app, _ in samples)
-        met = rps_ratio >= target and cpu_ratio >= target
-        rows.append(
-            (
-                figure,
-                f"{app_rps:.0f} req/s ({non_2xx} non-2xx)",
-                f"{bare_rps:.0f} req/s",
-                f"{rps_ratio:.2f}; CPU {cpu_ratio:.2f}",
-                f"≥ {target}: {verdict(met)}",
-            )
-        )
-        explained.append((figure, met, bench.http_profile(figure)))
+
+def http_row(
+    figure: str, target: float, figures: Figures, rows: Rows, explained: Explained, bench: Bench
+) -> None:
+    samples = figures.pairs[figure]
+    rps_ratio = median([app.rps / bare.rps for app, bare in samples])
+    cpu_ratio = median([bare.cpu_ms / app.cpu_ms for app, bare in samples if app.cpu_ms])
+    app_rps = median([app.rps for app, _ in samples])
+    bare_rps = median([bare.rps for _, bare in samples])
+    non_2xx = sum(app.non_2xx for app, _ in samples)
+    met = rps_ratio >= target and cpu_ratio >= target
     rows.append(
         (
-            "the two cached reads vs the original FastAPI backend",
-            ORIGINAL,
-            "",
-            "",
-            "≥ 5x / ≥ 4x: not measured",
+            figure,
+            f"{app_rps:.0f} req/s ({non_2xx} non-2xx)",
+            f"{bare_rps:.0f} req/s",
+            f"{rps_ratio:.2f}; CPU {cpu_ratio:.2f}",
+            f"≥ {target}: {verdict(met)}",
         )
     )
-
-    print(
-        f"\nissue 12, {args.rounds} round(s) of {args.seconds} s per load, "
-        f"{args.connections} connections, medians; ratio = app / baseline "
-        "(CPU: baseline CPU per request / app CPU per request)\n"
-    )
-    header = ("figure", "app", "baseline", "ratio", "target")
-    print("| " + " | ".join(header) + " |")
-    print("|" + "---|" * len(header))
-    for row in rows:
-        print("| " + " | ".join(row) + " |")
-    if waiters["errors"]:
-        print(f"\nwaiter errors (first 3): {waiters['errors'][:3]}")
-    return explained
+    explained.append((figure, met, bench.http_profile(figure)))
 
 
 def machine() -> str:
@@ -1045,6 +1067,9 @@ def machine() -> str:
         f"{load[0]:.1f} at start; Python {sys.version.split()[0]}; "
         f"{datetime.now().astimezone():%Y-%m-%d %H:%M %Z}"
     )
+
+
+PARTS = ("http", "worker", "latency", "waiters")
 
 
 def main() -> None:
@@ -1064,7 +1089,15 @@ def main() -> None:
         metavar="NAME=VALUE",
         help="extra setting for the BaliBlissed app (repeatable), e.g. RATELIMIT_ENABLED=false",
     )
+    parser.add_argument(
+        "--only",
+        default=",".join(PARTS),
+        help=f"measure only these parts, comma-separated (of {', '.join(PARTS)})",
+    )
     args = parser.parse_args()
+    parts = set(args.only.split(","))
+    if not parts <= set(PARTS):
+        parser.error(f"--only: choose from {', '.join(PARTS)}")
     if args.quick:
         args.seconds, args.rounds, args.jobs, args.samples = 1, 1, 30, 3
         args.waiters = min(args.waiters, 50)
@@ -1080,16 +1113,20 @@ def main() -> None:
             bench.warm_up()
             for round_ in range(args.rounds):
                 print(f"round {round_ + 1}/{args.rounds}", file=sys.stderr, flush=True)
-                bench.http_round(round_)
-                bench.worker_round(round_)
-                worker = bench.start_app_worker()
-                try:
-                    submit_inquiry(bench.app_base)  # the worker is up once this one finishes
-                    submit_then_long_poll(bench.app_base)
-                    bench.latency_round(round_)
-                finally:
-                    worker.stop()
-            bench.waiters_test()
+                if "http" in parts:
+                    bench.http_round(round_)
+                if "worker" in parts:
+                    bench.worker_round(round_)
+                if "latency" in parts:
+                    worker = bench.start_app_worker()
+                    try:
+                        submit_inquiry(bench.app_base)  # the worker is up once this one ends
+                        submit_then_long_poll(bench.app_base)
+                        bench.latency_round(round_)
+                    finally:
+                        worker.stop()
+            if "waiters" in parts:
+                bench.waiters_test()
             explained = report(bench, args)
             bench.explain(explained)
         finally:
