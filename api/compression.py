@@ -17,6 +17,7 @@ from __future__ import annotations
 import zlib
 
 from flask import Flask, Response, request
+from werkzeug.datastructures import Headers
 
 MIN_BYTES = 1024
 LEVEL = 5
@@ -24,28 +25,59 @@ GZIP_WBITS = 31  # zlib's gzip container
 COMPRESSIBLE = frozenset({"application/json", "application/problem+json"})
 
 
+def gzipped(body: bytes) -> bytes | None:
+    """The gzip form of a JSON body worth compressing, else None (the response cache keeps it
+    beside the body, so a cache hit is never compressed again)."""
+    return zlib.compress(body, LEVEL, wbits=GZIP_WBITS) if len(body) >= MIN_BYTES else None
+
+
+def accepts_gzip() -> bool:
+    """The client takes gzip (its quality above 0, `*` included); a client that names no
+    encoding at all (most scripts) costs one environ lookup."""
+    header = request.environ.get("HTTP_ACCEPT_ENCODING")
+    return bool(header) and request.accept_encodings["gzip"] > 0
+
+
+def add_vary(headers: Headers, name: str) -> None:
+    """`response.vary.add(name)` without parsing the header into a set and writing it back
+    (most answers have no Vary yet)."""
+    vary = headers.get("Vary")
+    if vary is None:
+        headers.add("Vary", name)
+    elif name.lower() not in {item.strip().lower() for item in vary.split(",")}:
+        headers["Vary"] = f"{vary}, {name}"
+
+
+def use_gzipped(response: Response, body: bytes) -> None:
+    """Send `body` (the gzip form of the response's data) in its place."""
+    response.set_data(body)
+    headers = response.headers
+    headers["Content-Encoding"] = "gzip"
+    add_vary(headers, "Accept-Encoding")
+    etag = headers.get("ETag")
+    if etag is not None and not etag.startswith("W/"):
+        headers["ETag"] = "W/" + etag
+
+
 def _compress(response: Response) -> Response:
-    if response.status_code == 304:
+    status = response.status_code
+    if status == 304:
         return _not_modified(response)
-    length = response.content_length  # None for a stream
+    headers = response.headers
+    length = headers.get("Content-Length")  # None for a stream
     if (
         length is None
-        or length < MIN_BYTES
+        or int(length) < MIN_BYTES
+        or status == 206
         or response.direct_passthrough  # a file being sent as it is
         or response.is_streamed
-        or response.status_code == 206
-        or response.mimetype not in COMPRESSIBLE
-        or "Content-Encoding" in response.headers  # not twice
+        or "Content-Encoding" in headers  # not twice (a cached gzip body is sent as it is)
+        or headers.get("Content-Type", "").partition(";")[0].strip() not in COMPRESSIBLE
     ):
         return response
-    response.vary.add("Accept-Encoding")
-    if request.accept_encodings["gzip"] <= 0:  # the quality of gzip, `*` included
-        return response
-    response.set_data(zlib.compress(response.get_data(), LEVEL, wbits=GZIP_WBITS))
-    response.headers["Content-Encoding"] = "gzip"
-    etag = response.headers.get("ETag")
-    if etag is not None and not etag.startswith("W/"):
-        response.headers["ETag"] = "W/" + etag
+    add_vary(headers, "Accept-Encoding")
+    if accepts_gzip():
+        use_gzipped(response, zlib.compress(response.get_data(), LEVEL, wbits=GZIP_WBITS))
     return response
 
 
@@ -56,7 +88,7 @@ def _not_modified(response: Response) -> Response:
         weak = "W/" + etag
         if weak in request.headers.get("If-None-Match", ""):
             response.headers["ETag"] = weak
-            response.vary.add("Accept-Encoding")
+            add_vary(response.headers, "Accept-Encoding")
     return response
 
 

@@ -14,12 +14,11 @@ one per job transition (`job.*`, from `api.jobs.lifecycle`).
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, MutableMapping
 from typing import Any
 
 import structlog
-from flask import Flask, Response, g, request
+from flask import Flask
 
 from api import redaction
 
@@ -77,24 +76,26 @@ def bound_context() -> dict[str, Any]:
     return structlog.contextvars.get_contextvars()
 
 
-def _start_request() -> None:
-    g.log_started = time.perf_counter()
-    structlog.contextvars.clear_contextvars()  # the request id is bound next (observability)
+def start_request(request_id: str) -> None:
+    """A request's lines carry its id, and nothing bound by an earlier one (called by
+    `api.edge`); so does every job it submits."""
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(request_id=request_id)
 
 
-def _log_request(response: Response) -> Response:
+def log_request(
+    method: str, route: str | None, status: int, seconds: float, caller: Any | None
+) -> None:
+    """The request's one line (called by `api.edge` once the answer is final)."""
     if log.isEnabledFor(logging.INFO):
-        started = g.get("log_started")
-        caller = g.get("caller")
         log.info(
             "request",
-            method=request.method,
-            route=request.url_rule.rule if request.url_rule else None,
-            status=response.status_code,
-            duration_ms=round((time.perf_counter() - started) * 1000, 2) if started else None,
+            method=method,
+            route=route,
+            status=status,
+            duration_ms=round(seconds * 1000, 2),
             user_id=str(caller.user_id) if caller is not None and caller.user_id else None,
         )
-    return response
 
 
 def _end_request(_error: BaseException | None) -> None:
@@ -102,8 +103,5 @@ def _end_request(_error: BaseException | None) -> None:
 
 
 def init_app(app: Flask) -> None:
-    """Call before any other hook is registered: its after_request then runs after all the
-    others (Flask runs them in reverse) and logs the final status."""
-    app.before_request(_start_request)
-    app.after_request(_log_request)
+    """Nothing of this request is bound once it ends (the request's own hooks are api.edge)."""
     app.teardown_request(_end_request)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Mapping
+from typing import Any
 
-import structlog
-from flask import Flask, Response, g, request
+from flask import Flask, Response
 
 REQUEST_ID_HEADER = "X-Request-ID"
 ACCEPTABLE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -28,12 +29,12 @@ API_CSP = "default-src 'none'; frame-ancestors 'none'"
 HeaderPairs = tuple[tuple[str, str], ...]
 
 
-def _assign_request_id() -> None:
-    incoming = request.headers.get(REQUEST_ID_HEADER)
-    acceptable = incoming is not None and ACCEPTABLE_REQUEST_ID.match(incoming)
-    g.request_id = incoming if acceptable else secrets.token_hex(8)
-    # Every log line of this request, and every job it submits, carries it (api.logs).
-    structlog.contextvars.bind_contextvars(request_id=g.request_id)
+def request_id_for(environ: Mapping[str, Any]) -> str:
+    """The client's X-Request-ID when it is a sane token, else a new one."""
+    incoming = environ.get("HTTP_X_REQUEST_ID")
+    if incoming is not None and ACCEPTABLE_REQUEST_ID.match(incoming):
+        return str(incoming)
+    return secrets.token_hex(8)
 
 
 def set_page_policy(app: Flask, endpoint: str, policy: str) -> None:
@@ -49,11 +50,12 @@ def init_app(app: Flask) -> None:
     pages: dict[str | None, HeaderPairs] = {}
     app.extensions["security_headers"] = (base, pages)
 
-    def add_headers(response: Response) -> Response:
-        pairs = pages.get(request.endpoint, default)
-        # `extend` adds without first looking for an existing header of the name (`update` does).
-        response.headers.extend(((REQUEST_ID_HEADER, g.get("request_id", "")), *pairs))
-        return response
+    app.extensions["default_headers"] = default
 
-    app.before_request(_assign_request_id)
-    app.after_request(add_headers)
+
+def add_headers(response: Response, app: Flask, endpoint: str | None, request_id: str) -> None:
+    """Every answer's request id and security headers (called by `api.edge`)."""
+    _base, pages = app.extensions["security_headers"]
+    pairs = pages.get(endpoint) or app.extensions["default_headers"]
+    # `extend` adds without first looking for an existing header of the name (`update` does).
+    response.headers.extend(((REQUEST_ID_HEADER, request_id), *pairs))

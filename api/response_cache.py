@@ -14,7 +14,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import quote
 
 import redis
@@ -23,7 +23,7 @@ from flask_caching.backends.rediscache import RedisCache
 from marshmallow import Schema
 from sqlalchemy import Select
 
-from api import ratelimits
+from api import compression, ratelimits
 from api.database import on_commit
 from api.extensions import cache
 from api.pagination import paginate
@@ -119,52 +119,71 @@ def _fetch(version_key: str, entry_key: str, visit: Visit | None) -> tuple[Any, 
     return version, entry
 
 
+class Cached(NamedTuple):
+    """A cached answer: its body, ETag and, for a large JSON body, its gzip form (made once,
+    when the entry is built, never again on a hit)."""
+
+    body: bytes
+    etag: str
+    gzipped: bytes | None = None
+
+
+def _built(body: bytes, encode: Callable[[Any], bytes]) -> Cached:
+    return Cached(body, etag(body), compression.gzipped(body) if encode is serialise else None)
+
+
 def get_or_build(
     namespace: str,
     key: str,
     build: Callable[[], Any],
     visit: Visit | None = None,
     encode: Callable[[Any], bytes] = serialise,
-) -> tuple[bytes, str]:
-    """The cached body and ETag for `key`, building and storing them on a miss: one Redis
-    round trip on a hit, the view of a post (`visit`) counted in it. `encode` turns what
-    `build` returns into the body (JSON by default; the feeds build XML)."""
+) -> Cached:
+    """The cached answer for `key`, building and storing it on a miss: one Redis round trip
+    on a hit, the view of a post (`visit`) counted in it. `encode` turns what `build` returns
+    into the body (JSON by default; the feeds build XML)."""
     if not current_app.config["RESPONSE_CACHE_SECONDS"]:  # caching turned off
-        body = encode(build())
-        return body, etag(body)
+        return _built(encode(build()), encode)
     entry_key = f"{namespace}:{key}"
     current, entry = _fetch(f"{namespace}:version", entry_key, visit)
     current = int(current or 0)
     if entry is not None and entry[0] == current:
         CACHE_REQUESTS.labels(namespace, "hit").inc()
-        return entry[1], entry[2]
+        return Cached(*entry[1:])  # (body, tag), or (body, tag, gzipped)
     CACHE_REQUESTS.labels(namespace, "miss").inc()
     if has_request_context():  # misses (not hits) count against the public-read limit
         ratelimits.charge("RATELIMIT_PUBLIC_READ")
-    body = encode(build())
-    tag = etag(body)
-    cache.set(entry_key, (current, body, tag), timeout=current_app.config["RESPONSE_CACHE_SECONDS"])
-    return body, tag
+    cached = _built(encode(build()), encode)
+    cache.set(entry_key, (current, *cached), timeout=current_app.config["RESPONSE_CACHE_SECONDS"])
+    return cached
 
 
 def json_response(
-    body: bytes, tag: str, *, public: bool = True, mimetype: str = "application/json"
+    body: bytes,
+    tag: str,
+    gzipped: bytes | None = None,
+    *,
+    public: bool = True,
+    mimetype: str = "application/json",
 ) -> Response:
-    """200 with the body, or 304 when If-None-Match names this ETag."""
+    """200 with the body (its gzip form, when there is one and the client takes it), or 304
+    when If-None-Match names this ETag."""
     max_age = current_app.config["HTTP_CACHE_MAX_AGE"]
     headers = {
         "ETag": tag,
         "Cache-Control": f"public, max-age={max_age}" if public else "private, no-cache",
     }
-    if tag in request.headers.get("If-None-Match", ""):
+    if tag in request.environ.get("HTTP_IF_NONE_MATCH", ""):
         return Response(status=304, headers=headers)
-    return Response(body, mimetype=mimetype, headers=headers)
+    response = Response(body, mimetype=mimetype, headers=headers)
+    if gzipped is not None and compression.accepts_gzip():
+        compression.use_gzipped(response, gzipped)
+    return response
 
 
 def uncached_json(data: Any, *, public: bool = False) -> Response:
     """A response built now (private views: drafts, moderators' filters), still with ETag."""
-    body = serialise(data)
-    return json_response(body, etag(body), public=public)
+    return json_response(*_built(serialise(data), serialise), public=public)
 
 
 def key_for(**parts: Any) -> str:

@@ -9,6 +9,8 @@ the folder (`make run`), or a worker's own endpoint (WORKER_METRICS_PORT) shows 
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import Counter, Gauge, Histogram
 from prometheus_client.registry import Collector
 
@@ -96,3 +98,21 @@ RECORDED: tuple[Collector, ...] = (
     WEBHOOK_DELIVERIES,
     WEBHOOK_ATTEMPT_SECONDS,
 )
+
+
+# (method, route, status) -> its latency histogram and request counter: `labels()` checks and
+# joins its arguments on every call, a dict lookup does not. Bounded by the app's routes.
+_HTTP_SERIES: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+
+
+def observe_request(method: str, route: str, status: int, seconds: float) -> None:
+    """Count one answered request and its latency."""
+    key = (method, route, status)
+    found = _HTTP_SERIES.get(key)
+    if found is None:
+        found = _HTTP_SERIES[key] = (
+            HTTP_LATENCY.labels(method, route),
+            HTTP_REQUESTS.labels(method, route, str(status)),
+        )
+    found[0].observe(seconds)
+    found[1].inc()

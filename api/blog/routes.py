@@ -66,13 +66,13 @@ def get_post(slug: str) -> Response:
     caller = current_caller()
     visit = views.visit(slug, caller)
     try:
-        body, etag = service.cached_post(slug, visit)
+        cached = service.cached_post(slug, visit)
     except NotFound:
         post = service.readable(slug, caller)  # a draft, for its author or staff
         return response_cache.uncached_json(PostSchema().dump(post))
     if visit is None or not visit.counted:  # built just now: count the view apart
         views.record(slug, caller)
-    return response_cache.json_response(body, etag)
+    return response_cache.json_response(*cached)
 
 
 @blp.route("/<string:slug>", methods=["PATCH"])

@@ -219,7 +219,7 @@ def normalise_tags(names: list[str]) -> list[str]:
     return sorted({name.lower() for name in names})
 
 
-def cached_page(filters: dict[str, Any], page: int, per_page: int) -> tuple[bytes, str]:
+def cached_page(filters: dict[str, Any], page: int, per_page: int) -> response_cache.Cached:
     """A public list page (published posts), cached; the key holds every filter, the tags
     normalised."""
     filters = dict(filters)
@@ -233,7 +233,7 @@ def cached_page(filters: dict[str, Any], page: int, per_page: int) -> tuple[byte
     )
 
 
-def cached_post(slug: str, visit: response_cache.Visit | None = None) -> tuple[bytes, str]:
+def cached_post(slug: str, visit: response_cache.Visit | None = None) -> response_cache.Cached:
     """A published post, cached (NotFound when it is not published); `visit` is counted in
     the same round trip when the post is in the cache."""
     return response_cache.get_or_build(

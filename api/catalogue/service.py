@@ -113,7 +113,7 @@ def by_slug(slug: str) -> dict[str, Any]:
     raise NotFound("No destination with this slug.")
 
 
-def cached_list(filters: dict[str, Any]) -> tuple[bytes, str]:
+def cached_list(filters: dict[str, Any]) -> response_cache.Cached:
     """The public list page for `filters` (page, per_page, area, category, tag), cached."""
 
     def build() -> dict[str, Any]:
@@ -125,7 +125,7 @@ def cached_list(filters: dict[str, Any]) -> tuple[bytes, str]:
     )
 
 
-def cached_destination(slug: str) -> tuple[bytes, str]:
+def cached_destination(slug: str) -> response_cache.Cached:
     return response_cache.get_or_build(
         "catalogue", f"slug:{slug}", lambda: DestinationSchema().dump(by_slug(slug))
     )

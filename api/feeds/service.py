@@ -124,10 +124,10 @@ def _as_bytes(body: bytes) -> bytes:
     return body
 
 
-def cached_feed() -> tuple[bytes, str]:
+def cached_feed() -> response_cache.Cached:
     return response_cache.get_or_build("posts", "feed:atom", atom_feed, encode=_as_bytes)
 
 
-def cached_sitemap() -> tuple[bytes, str]:
+def cached_sitemap() -> response_cache.Cached:
     key = f"sitemap:catalogue-v{response_cache.version('catalogue')}"
     return response_cache.get_or_build("posts", key, sitemap, encode=_as_bytes)

@@ -10,12 +10,11 @@ import hmac
 import logging
 import os
 import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, make_server
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -29,7 +28,7 @@ from api.extensions import ai_guard
 from api.jobs import service as jobs
 from api.jobs.broker import queue_depths
 from api.ops import warmup
-from api.telemetry import HTTP_LATENCY, HTTP_REQUESTS, RECORDED
+from api.telemetry import RECORDED
 
 log = logging.getLogger(__name__)
 
@@ -83,38 +82,6 @@ class JobCollector(Collector):
         yield from (jobs_family, depth, warm_keys, warm_seconds, warm_time, breaker)
 
 
-def _start_timer() -> None:
-    g.request_started = time.perf_counter()
-
-
-# (method, route, status) -> its latency histogram and request counter: `labels()` checks and
-# joins its arguments on every call, a dict lookup does not. Bounded by the app's routes.
-_SERIES: dict[tuple[str, str, int], tuple[Any, Any]] = {}
-
-
-def _series(method: str, route: str, status: int) -> tuple[Any, Any]:
-    key = (method, route, status)
-    found = _SERIES.get(key)
-    if found is None:
-        found = _SERIES[key] = (
-            HTTP_LATENCY.labels(method, route),
-            HTTP_REQUESTS.labels(method, route, str(status)),
-        )
-    return found
-
-
-def _observe(response: Response) -> Response:
-    started = g.get("request_started")
-    if started is not None:
-        rule = request.url_rule
-        latency, count = _series(
-            request.method, rule.rule if rule else "<unmatched>", response.status_code
-        )
-        latency.observe(time.perf_counter() - started)
-        count.inc()
-    return response
-
-
 def _process_registry() -> CollectorRegistry:
     """The counters of this process, or of every gunicorn process in multiprocess mode."""
     registry = CollectorRegistry()
@@ -146,9 +113,8 @@ def cache_counts() -> dict[str, int]:
 
 
 def init_app(app: Flask) -> None:
+    """Request metrics are observed by `api.edge` (one hook pair for every answer)."""
     app.extensions["job_collector"] = JobCollector(app)
-    app.before_request(_start_timer)
-    app.after_request(_observe)
 
 
 def start_metrics_server(app: Flask) -> None:

@@ -123,7 +123,7 @@ def published(target: str | None, status: str | None, caller: Caller) -> Select[
     return query.order_by(Review.created_at.desc(), Review.id)
 
 
-def cached_page(target: str | None, page: int, per_page: int) -> tuple[bytes, str]:
+def cached_page(target: str | None, page: int, per_page: int) -> response_cache.Cached:
     key = response_cache.key_for(page=page, per_page=per_page, target=target)
     return response_cache.get_or_build(
         "reviews",
@@ -134,7 +134,7 @@ def cached_page(target: str | None, page: int, per_page: int) -> tuple[bytes, st
     )
 
 
-def cached_summary(target: str) -> tuple[bytes, str]:
+def cached_summary(target: str) -> response_cache.Cached:
     check_target(target)
     return response_cache.get_or_build(
         "reviews", f"summary:{target}", lambda: SummarySchema().dump(summary(target))
