@@ -24,6 +24,7 @@ from api import (
     logs,
     observability,
     ratelimits,
+    response_cache,
     security,
 )
 from api.auth.routes import blp as auth_blp
@@ -97,6 +98,7 @@ def create_app(environ: Mapping[str, str] | None = None) -> Flask:
     _init_database(app)
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"))
     cache.init_app(app)
+    response_cache.init_app(app)
     redis_client.init_app(
         app,
         redis.Redis.from_url(config.REDIS_URL, socket_connect_timeout=1, socket_timeout=2)

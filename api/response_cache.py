@@ -6,19 +6,33 @@ the version it was built under. A read fetches both in one round trip (MGET) and
 when they differ, so bumping the version on a write invalidates every cached page of the
 namespace at once, on every process, without scanning keys. The security state kept in the
 same cache (revoked tokens, lockouts) is never touched by invalidation.
+
+Near cache: each process also keeps its last RESPONSE_NEAR_CACHE_ENTRIES answers, so a hit
+costs no Redis round trip at all. A bump publishes the namespace on `cache:changed` after its
+INCR, and every process forgets the namespace's version when it hears it (the bumping process
+at once); a process trusts its copies only while its subscription is up (Redis confirmed it),
+and forgets them all when it drops, so a lost message never keeps a stale page. The window in
+which another process may still answer the old page is the message's delivery (about a
+millisecond), far inside the `max-age` every cached answer carries anyway. A post read that
+counts a view still makes its one round trip (the count is in it).
 """
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import json
+import logging
+import threading
+import weakref
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 from urllib.parse import quote
 
 import redis
-from flask import Response, current_app, has_request_context, request
+from flask import Flask, Response, current_app, has_request_context, request
 from flask_caching.backends.rediscache import RedisCache
 from marshmallow import Schema
 from sqlalchemy import Select
@@ -27,10 +41,119 @@ from api import compression, ratelimits
 from api.database import on_commit
 from api.extensions import cache
 from api.pagination import paginate
+from api.pubsub import Subscription
 from api.security import Caller, current_caller
 from api.telemetry import CACHE_REQUESTS
 
+log = logging.getLogger(__name__)
+
 NAMESPACES = ("catalogue", "posts", "reviews")
+
+
+CHANGED_CHANNEL = "cache:changed"
+
+
+class NearCache:
+    """This process's copies of cached answers for one app, checked against the namespace
+    versions it learned; trusted only while the subscription to CHANGED_CHANNEL is up."""
+
+    def __init__(self, url: str, prefix: str, entries: int) -> None:
+        self.prefix = prefix
+        self.capacity = entries
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[str, tuple[int, Cached]] = OrderedDict()
+        self._versions: dict[str, int] = {}
+        self._generations: collections.Counter[str] = collections.Counter()
+        self.up = False
+        self.subscription = _subscription(url)
+        _NEAR_CACHES[url].add(self)
+        self.subscription.when_up(lambda: self.reset(up=True))  # joining a live subscription
+
+    def get(self, namespace: str, key: str) -> Cached | None:
+        if not self.up:
+            self.subscription.start()
+            return None
+        with self._lock:
+            version = self._versions.get(namespace)
+            found = self._entries.get(key)
+            if version is None or found is None or found[0] != version:
+                return None
+            self._entries.move_to_end(key)
+            return found[1]
+
+    def generation(self, namespace: str) -> int:
+        return self._generations[namespace]
+
+    def keep(self, namespace: str, generation: int, version: int, key: str, cached: Cached) -> None:
+        """Keep `cached` (built or read under `version`), unless the namespace changed since
+        `generation` was read: the version read may then be the old one."""
+        with self._lock:
+            if not self.up or self._generations[namespace] != generation:
+                return
+            self._versions[namespace] = version
+            self._entries[key] = (version, cached)
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.capacity:
+                self._entries.popitem(last=False)
+
+    def changed(self, namespace: str) -> None:
+        with self._lock:
+            self._generations[namespace] += 1
+            self._versions.pop(namespace, None)
+
+    def reset(self, up: bool) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._versions.clear()
+            for namespace in list(self._generations):
+                self._generations[namespace] += 1
+            self.up = up
+
+
+# One subscription per process and Redis URL, for every app's near cache on it (an app in a
+# test, or the one app of a web process).
+_NEAR_CACHES: collections.defaultdict[str, weakref.WeakSet[NearCache]] = collections.defaultdict(
+    weakref.WeakSet
+)
+_SUBSCRIPTIONS: dict[str, Subscription] = {}
+_SUBSCRIPTIONS_LOCK = threading.Lock()
+
+
+def _subscription(url: str) -> Subscription:
+    with _SUBSCRIPTIONS_LOCK:
+        found = _SUBSCRIPTIONS.get(url)
+        if found is None:
+
+            def each(action: Callable[[NearCache], None]) -> None:
+                for near in list(_NEAR_CACHES[url]):
+                    action(near)
+
+            def heard(data: bytes) -> None:
+                name = data.decode()
+                each(lambda near: near.changed(name.removeprefix(near.prefix)))
+
+            found = _SUBSCRIPTIONS[url] = Subscription(
+                url,
+                CHANGED_CHANNEL,
+                heard,
+                on_up=lambda: each(lambda near: near.reset(up=True)),
+                on_lost=lambda: each(lambda near: near.reset(up=False)),
+                on_start=lambda: each(lambda near: near.reset(up=False)),
+            )
+    return found
+
+
+def near_cache() -> NearCache | None:
+    """The app's near cache, or None (no Redis, or RESPONSE_NEAR_CACHE_ENTRIES=0)."""
+    found: NearCache | None = current_app.extensions.get("near_cache")
+    return found
+
+
+def init_app(app: Flask) -> None:
+    url = app.config.get("CACHE_REDIS_URL")
+    entries = app.config["RESPONSE_NEAR_CACHE_ENTRIES"]
+    if url and entries and app.config["CACHE_TYPE"] == "RedisCache":
+        app.extensions["near_cache"] = NearCache(url, app.config["CACHE_KEY_PREFIX"], entries)
 
 
 def version(namespace: str) -> int:
@@ -38,9 +161,21 @@ def version(namespace: str) -> int:
 
 
 def bump_now(namespace: str) -> None:
-    """Invalidate every cached read of the namespace (atomic INCR on Redis)."""
+    """Invalidate every cached read of the namespace (atomic INCR on Redis), then tell every
+    process's near cache (this one's at once)."""
     cache.add(f"{namespace}:version", 0, timeout=0)
     cache.cache.inc(f"{namespace}:version")
+    near = near_cache()
+    if near is not None:
+        near.changed(namespace)
+    backend = redis_backend()
+    if backend is None:
+        return
+    try:  # published by every process, near cache or not: web processes may keep one
+        prefix = current_app.config["CACHE_KEY_PREFIX"]
+        backend._write_client.publish(CHANGED_CHANNEL, f"{prefix}{namespace}")
+    except redis.RedisError:  # their copies stay until the subscription drops or max-age
+        log.warning("could not announce the change of %s", namespace, exc_info=True)
 
 
 def bump(namespace: str) -> None:
@@ -139,22 +274,34 @@ def get_or_build(
     visit: Visit | None = None,
     encode: Callable[[Any], bytes] = serialise,
 ) -> Cached:
-    """The cached answer for `key`, building and storing it on a miss: one Redis round trip
-    on a hit, the view of a post (`visit`) counted in it. `encode` turns what `build` returns
-    into the body (JSON by default; the feeds build XML)."""
+    """The cached answer for `key`, building and storing it on a miss: no Redis round trip on
+    a near-cache hit, one on a hit, the view of a post (`visit`) counted in it. `encode` turns
+    what `build` returns into the body (JSON by default; the feeds build XML)."""
     if not current_app.config["RESPONSE_CACHE_SECONDS"]:  # caching turned off
         return _built(encode(build()), encode)
     entry_key = f"{namespace}:{key}"
+    near = near_cache() if visit is None else None
+    generation = 0
+    if near is not None:
+        found = near.get(namespace, entry_key)
+        if found is not None:
+            CACHE_REQUESTS.labels(namespace, "hit").inc()  # served from this process
+            return found
+        generation = near.generation(namespace)
     current, entry = _fetch(f"{namespace}:version", entry_key, visit)
     current = int(current or 0)
     if entry is not None and entry[0] == current:
         CACHE_REQUESTS.labels(namespace, "hit").inc()
-        return Cached(*entry[1:])  # (body, tag), or (body, tag, gzipped)
-    CACHE_REQUESTS.labels(namespace, "miss").inc()
-    if has_request_context():  # misses (not hits) count against the public-read limit
-        ratelimits.charge("RATELIMIT_PUBLIC_READ")
-    cached = _built(encode(build()), encode)
-    cache.set(entry_key, (current, *cached), timeout=current_app.config["RESPONSE_CACHE_SECONDS"])
+        cached = Cached(*entry[1:])  # (body, tag), or (body, tag, gzipped)
+    else:
+        CACHE_REQUESTS.labels(namespace, "miss").inc()
+        if has_request_context():  # misses (not hits) count against the public-read limit
+            ratelimits.charge("RATELIMIT_PUBLIC_READ")
+        cached = _built(encode(build()), encode)
+        seconds = current_app.config["RESPONSE_CACHE_SECONDS"]
+        cache.set(entry_key, (current, *cached), timeout=seconds)
+    if near is not None:
+        near.keep(namespace, generation, current, entry_key, cached)
     return cached
 
 

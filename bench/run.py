@@ -239,7 +239,8 @@ def parse_ms(text: str) -> float:
 def wrk_load(
     wrk: str, url: str, seconds: float, connections: int, pgid: int, script: str | None = None
 ) -> Load:
-    command = [wrk, "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "--timeout", "10s"]
+    duration = f"-d{max(1, round(seconds))}s"  # wrk takes whole seconds
+    command = [wrk, "-t2", f"-c{connections}", duration, "--latency", "--timeout", "10s"]
     if script:
         command += ["-s", str(BENCH / script)]
     before = group_cpu_seconds(pgid)

@@ -14,9 +14,7 @@ Rules a waiter follows (so no wake-up is lost): register first, then read the ro
 from __future__ import annotations
 
 import logging
-import os
 import threading
-import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,6 +24,7 @@ from flask import current_app
 
 from api.database import on_commit
 from api.extensions import redis_client
+from api.pubsub import Subscription
 
 log = logging.getLogger(__name__)
 
@@ -75,51 +74,35 @@ class Dispatcher:
         self.redis_url = redis_url
         self._lock = threading.Lock()
         self._waiters: dict[str, set[Waiter]] = {}
-        self._pid: int | None = None
-        self.closing = False
         self.connected = threading.Event()
+        self._subscription = Subscription(
+            redis_url,
+            CHANNEL,
+            self._on_message,
+            on_up=self._on_up,
+            on_lost=self.connected.clear,
+            on_start=self._forget_waiters,
+        )
+
+    @property
+    def closing(self) -> bool:
+        return self._subscription.closing
 
     def _ensure_started(self) -> None:
-        if self._pid == os.getpid():
-            return
-        with self._lock:
-            if self._pid == os.getpid():
-                return
-            self._waiters = {}  # a forked child does not inherit its parent's waiters
-            self._pid = os.getpid()
-            threading.Thread(target=self._run, name="job-events", daemon=True).start()
+        self._subscription.start()
 
-    def _run(self) -> None:
-        backoff = 0.5
-        while not self.closing:
-            client = redis.Redis.from_url(
-                self.redis_url, socket_connect_timeout=2, socket_timeout=10, health_check_interval=5
-            )
-            subscription = client.pubsub()
-            try:
-                subscription.subscribe(CHANNEL)
-                while not self.closing:
-                    message = subscription.get_message(timeout=5.0)
-                    if message is None:
-                        continue
-                    if message["type"] == "message":
-                        job_id = message["data"].decode().partition(":")[0]
-                        self._wake(job_id)
-                    elif message["type"] == "subscribe":
-                        # Only now does Redis deliver to us (`subscribe()` merely sent the
-                        # command): a waiter woken before this could re-read its row, then
-                        # miss a change published before the server had subscribed us.
-                        self.connected.set()
-                        backoff = 0.5
-                        self.wake_all()  # changes published while not subscribed
-            except Exception:
-                self.connected.clear()
-                log.warning("job events subscription lost; retrying", exc_info=True)
-                time.sleep(backoff)
-                backoff = min(backoff * 2, 10.0)
-            finally:
-                subscription.close()
-                client.close()
+    def _forget_waiters(self) -> None:
+        with self._lock:
+            self._waiters = {}  # a forked child does not inherit its parent's waiters
+
+    def _on_message(self, data: bytes) -> None:
+        self._wake(data.decode().partition(":")[0])
+
+    def _on_up(self) -> None:
+        # Only now does Redis deliver to us: a waiter woken before this could re-read its row,
+        # then miss a change published before the server had subscribed us.
+        self.connected.set()
+        self.wake_all()  # changes published while not subscribed
 
     def _wake(self, job_id: str) -> None:
         with self._lock:
@@ -135,7 +118,7 @@ class Dispatcher:
 
     def shutdown(self) -> None:
         """Answer every waiter now (the process is stopping)."""
-        self.closing = True
+        self._subscription.close()
         self.wake_all()
 
     @contextmanager
