@@ -13,8 +13,8 @@ INCR, and every process forgets the namespace's version when it hears it (the bu
 at once); a process trusts its copies only while its subscription is up (Redis confirmed it),
 and forgets them all when it drops, so a lost message never keeps a stale page. The window in
 which another process may still answer the old page is the message's delivery (about a
-millisecond), far inside the `max-age` every cached answer carries anyway. A post read that
-counts a view still makes its one round trip (the count is in it).
+millisecond), far inside the `max-age` every cached answer carries anyway (a post's view is
+counted apart, in a batch: `api.blog.views`).
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ import threading
 import weakref
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, NamedTuple
 from urllib.parse import quote
 
@@ -197,61 +196,15 @@ def etag(body: bytes) -> str:
     return f'"{hashlib.sha1(body).hexdigest()[:20]}"'
 
 
-@dataclass
-class Visit:
-    """A post view to count in the same Redis round trip as the cache read: counted there when
-    the entry exists (`counted`); otherwise the caller counts it once the post is built."""
-
-    seen_key: str  # the hour's HyperLogLog of visitors
-    pending_key: str  # views not yet in the database
-    visitor: str
-    slug: str
-    ttl: int
-    counted: bool = False
-
-
-FETCH_AND_COUNT = """
-local found = redis.call('MGET', KEYS[1], KEYS[2])
-if found[2] then
-  if redis.call('PFADD', KEYS[3], ARGV[1]) == 1 then
-    redis.call('HINCRBY', KEYS[4], ARGV[2], 1)
-  end
-  redis.call('EXPIRE', KEYS[3], ARGV[3])
-end
-return found
-"""
-FETCH_AND_COUNT_SHA = hashlib.sha1(FETCH_AND_COUNT.encode()).hexdigest()
-
-
 def redis_backend() -> RedisCache | None:
     """The cache's Redis backend (None for the embedded mode's folder)."""
     backend = cache.cache
     return backend if isinstance(backend, RedisCache) else None
 
 
-def _fetch(version_key: str, entry_key: str, visit: Visit | None) -> tuple[Any, Any]:
-    backend = redis_backend()
-    if visit is None or backend is None:
-        found: list[Any] = cache.get_many(version_key, entry_key)
-        return found[0], found[1]
-    prefix = backend.key_prefix if isinstance(backend.key_prefix, str) else ""
-    arguments = (
-        prefix + version_key,
-        prefix + entry_key,
-        visit.seen_key,
-        visit.pending_key,
-        visit.visitor,
-        visit.slug,
-        visit.ttl,
-    )
-    client = backend._write_client
-    try:  # by its digest: Redis neither receives nor hashes the script's text again
-        raw = client.evalsha(FETCH_AND_COUNT_SHA, 4, *arguments)
-    except redis.exceptions.NoScriptError:  # first use since Redis started: send the text
-        raw = client.eval(FETCH_AND_COUNT, 4, *arguments)
-    visit.counted = raw[1] is not None
-    version, entry = (None if value is None else backend.serializer.loads(value) for value in raw)
-    return version, entry
+def _fetch(version_key: str, entry_key: str) -> tuple[Any, Any]:
+    found: list[Any] = cache.get_many(version_key, entry_key)
+    return found[0], found[1]
 
 
 class Cached(NamedTuple):
@@ -271,16 +224,15 @@ def get_or_build(
     namespace: str,
     key: str,
     build: Callable[[], Any],
-    visit: Visit | None = None,
     encode: Callable[[Any], bytes] = serialise,
 ) -> Cached:
     """The cached answer for `key`, building and storing it on a miss: no Redis round trip on
-    a near-cache hit, one on a hit, the view of a post (`visit`) counted in it. `encode` turns
-    what `build` returns into the body (JSON by default; the feeds build XML)."""
+    a near-cache hit, one (MGET) on a hit. `encode` turns what `build` returns into the body
+    (JSON by default; the feeds build XML)."""
     if not current_app.config["RESPONSE_CACHE_SECONDS"]:  # caching turned off
         return _built(encode(build()), encode)
     entry_key = f"{namespace}:{key}"
-    near = near_cache() if visit is None else None
+    near = near_cache()
     generation = 0
     if near is not None:
         found = near.get(namespace, entry_key)
@@ -288,7 +240,7 @@ def get_or_build(
             CACHE_REQUESTS.labels(namespace, "hit").inc()  # served from this process
             return found
         generation = near.generation(namespace)
-    current, entry = _fetch(f"{namespace}:version", entry_key, visit)
+    current, entry = _fetch(f"{namespace}:version", entry_key)
     current = int(current or 0)
     if entry is not None and entry[0] == current:
         CACHE_REQUESTS.labels(namespace, "hit").inc()

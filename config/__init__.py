@@ -250,6 +250,8 @@ class BaseConfig:
         self.RESPONSE_NEAR_CACHE_ENTRIES = env.int("RESPONSE_NEAR_CACHE_ENTRIES", 256, minimum=0)
         self.CACHE_WARM_INTERVAL_SECONDS = env.int("CACHE_WARM_INTERVAL_SECONDS", 240, minimum=1)
         self.VIEW_FLUSH_INTERVAL_SECONDS = env.int("VIEW_FLUSH_INTERVAL_SECONDS", 60, minimum=1)
+        self.VIEW_SEND_SECONDS = max(0.05, env.float("VIEW_SEND_SECONDS", 1.0))
+        self.VIEW_BUFFER_MAX = env.int("VIEW_BUFFER_MAX", 1000, minimum=1)
         self.REVIEWS_REQUIRE_MODERATION = env.bool("REVIEWS_REQUIRE_MODERATION", False)
         self.HTTP_CACHE_MAX_AGE = env.int("HTTP_CACHE_MAX_AGE", 60)
 

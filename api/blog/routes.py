@@ -64,14 +64,12 @@ def create_post(data: dict[str, Any]) -> Post:
 def get_post(slug: str) -> Response:
     """A post. Published posts are cached and count one view per visitor per hour."""
     caller = current_caller()
-    visit = views.visit(slug, caller)
     try:
-        cached = service.cached_post(slug, visit)
+        cached = service.cached_post(slug)
     except NotFound:
         post = service.readable(slug, caller)  # a draft, for its author or staff
         return response_cache.uncached_json(PostSchema().dump(post))
-    if visit is None or not visit.counted:  # built just now: count the view apart
-        views.record(slug, caller)
+    views.record(slug, caller)  # sent to Redis with others, after the answer
     return response_cache.json_response(*cached)
 
 

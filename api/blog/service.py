@@ -233,11 +233,10 @@ def cached_page(filters: dict[str, Any], page: int, per_page: int) -> response_c
     )
 
 
-def cached_post(slug: str, visit: response_cache.Visit | None = None) -> response_cache.Cached:
-    """A published post, cached (NotFound when it is not published); `visit` is counted in
-    the same round trip when the post is in the cache."""
+def cached_post(slug: str) -> response_cache.Cached:
+    """A published post, cached (NotFound when it is not published)."""
     return response_cache.get_or_build(
-        "posts", f"slug:{slug}", lambda: PostSchema().dump(published(slug)), visit
+        "posts", f"slug:{slug}", lambda: PostSchema().dump(published(slug))
     )
 
 
