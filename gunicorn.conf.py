@@ -94,3 +94,14 @@ def post_worker_init(worker):  # noqa: ANN001, ANN201
 
 def child_exit(server, worker):  # noqa: ANN001, ANN201
     multiprocess.mark_process_dead(worker.pid)
+
+
+def worker_exit(server, worker):  # noqa: ANN001, ANN201
+    """A worker stopping sends the post views it served and has not sent yet."""
+    app = getattr(worker, "wsgi", None)
+    pending = getattr(app, "extensions", {}).get("pending_views")
+    if pending is not None:
+        try:
+            pending.close()
+        except Exception as exc:  # Redis gone too: those few views are lost, the exit is not
+            server.log.warning("could not send the last post views: %s", exc)
