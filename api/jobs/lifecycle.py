@@ -18,9 +18,10 @@ Outcomes a handler signals:
 A handler that must record progress before going on (e.g. each email sent through a provider
 that cannot deduplicate) calls `save_progress(run)`, which commits under the same fence.
 
-While the handler runs, a thread renews the attempt's lease every third of JOB_LEASE_SECONDS,
-so the lease can be short: a worker that dies (SIGKILL, lost host) stops renewing, and the
-sweeper hands the job on within a lease plus a sweep. The database being unreachable is never
+While the handler runs, the attempt's lease is renewed every third of JOB_LEASE_SECONDS (by
+one renewer thread per worker process, for all the attempts it holds), so the lease can be
+short: a worker that dies (SIGKILL, lost host) stops renewing, and the sweeper hands the job
+on within a lease plus a sweep. The database being unreachable is never
 an outcome: a claim that cannot reach it is retried in place with backoff (1 to 8 s), and an
 attempt that lost it (in the handler or at its commit) is put back in the queue once the
 database answers; the message is never acked with the job left behind.
@@ -30,12 +31,14 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
+import os
 import random
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -318,40 +321,85 @@ def _requeue_when_the_database_answers(task: Task, run: JobRun) -> None:
     raise task.retry(countdown=0, max_retries=None)
 
 
-@contextmanager
-def _lease_renewed(run: JobRun) -> Iterator[None]:
-    """Renew the attempt's lease every third of JOB_LEASE_SECONDS until the block ends."""
-    seconds = current_app.config["JOB_LEASE_SECONDS"]
-    stop = threading.Event()
-    renewer = threading.Thread(
-        target=_renew_lease,
-        args=(db.engine, run, seconds, stop),
-        name=f"lease-{run.id}",
-        daemon=True,
-    )
-    renewer.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        renewer.join(timeout=5)
+class LeaseRenewer:
+    """One thread per process renews the leases of the attempts this process holds.
 
+    A job's attempt is registered when its handler starts and released when it ends; every
+    third of its lease the thread extends the lease (fenced by the attempt). Most jobs end
+    long before their first renewal is due, so a job costs a dictionary entry, not a thread
+    started and joined. The thread is started by the first attempt a process holds (after a
+    prefork worker's fork) and dies with the process, so a dead worker stops renewing."""
 
-def _renew_lease(engine: Engine, run: JobRun, seconds: float, stop: threading.Event) -> None:
-    while not stop.wait(seconds / 3):
-        try:
-            with engine.begin() as connection:
-                connection.execute(
-                    update(Job)
-                    .where(
-                        Job.id == run.id,
-                        Job.status == JobStatus.RUNNING,
-                        Job.attempts == run.attempt,
-                    )
-                    .values(lease_until=utc_param(utcnow() + timedelta(seconds=seconds)))
+    def __init__(self) -> None:
+        self._reset()
+
+    def _reset(self) -> None:
+        self._cond = threading.Condition()
+        # (job id, attempt) -> (engine, lease seconds, when the next renewal is due)
+        self._held: dict[tuple[uuid.UUID, int], tuple[Engine, float, float]] = {}
+        self._wake_at = math.inf  # when the thread will look next (inf: waiting for work)
+        self._thread: threading.Thread | None = None
+
+    @contextmanager
+    def held(self, engine: Engine, run: JobRun, seconds: float) -> Iterator[None]:
+        """Renew the attempt's lease every third of `seconds` until the block ends."""
+        key = (run.id, run.attempt)
+        due = time.monotonic() + seconds / 3
+        with self._cond:
+            self._held[key] = (engine, seconds, due)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._loop, name="job-lease-renewer", daemon=True
                 )
-        except Exception:  # the database is down: the lease may lapse, the fence still holds
-            log.warning("job %s: could not renew its lease", run.id, exc_info=True)
+                self._thread.start()
+            elif due < self._wake_at:
+                self._cond.notify()
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._held.pop(key, None)
+
+    def renew_due(self, now: float) -> None:
+        """Renew every lease due by `now` (the next renewal of each is a third later)."""
+        with self._cond:
+            due = [(key, entry) for key, entry in self._held.items() if entry[2] <= now]
+            for key, (engine, seconds, _) in due:
+                self._held[key] = (engine, seconds, now + seconds / 3)
+        for (job_id, attempt), (engine, seconds, _) in due:
+            _renew_lease(engine, job_id, attempt, seconds)
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:  # the next due time and the wait under one lock: no lost wake-up
+                next_due = min((entry[2] for entry in self._held.values()), default=math.inf)
+                timeout = next_due - time.monotonic()
+                if timeout > 0:
+                    self._wake_at = next_due
+                    self._cond.wait(None if next_due == math.inf else timeout)
+                    self._wake_at = math.inf
+            self.renew_due(time.monotonic())
+
+
+def _renew_lease(engine: Engine, job_id: uuid.UUID, attempt: int, seconds: float) -> None:
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                update(Job)
+                .where(Job.id == job_id, Job.status == JobStatus.RUNNING, Job.attempts == attempt)
+                .values(lease_until=utc_param(utcnow() + timedelta(seconds=seconds)))
+            )
+    except Exception:  # the database is down: the lease may lapse, the fence still holds
+        log.warning("job %s: could not renew its lease", job_id, exc_info=True)
+
+
+LEASES = LeaseRenewer()
+os.register_at_fork(after_in_child=LEASES._reset)  # no renewer thread came along with a fork
+
+
+def _lease_renewed(run: JobRun) -> AbstractContextManager[None]:
+    """Renew the attempt's lease every third of JOB_LEASE_SECONDS until the block ends."""
+    return LEASES.held(db.engine, run, current_app.config["JOB_LEASE_SECONDS"])
 
 
 def _execute(task: Task, job_id: uuid.UUID, handler: Handler) -> None:
