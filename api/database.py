@@ -367,11 +367,11 @@ def read_row(statement: Select[Any], parameters: dict[str, Any]) -> Row[Any] | N
         return connection.execute(statement, parameters).first()
 
 
-def autocommit_execute(statement: Executable) -> Any:
+def autocommit_execute(statement: Executable, parameters: dict[str, Any] | None = None) -> Any:
     """Run ONE statement as its own transaction on an autocommit connection: one round trip
     (no BEGIN, no COMMIT) for a write that is a unit of work by itself (a job's claim)."""
     with _autocommit_engine().connect() as connection:
-        return connection.execute(statement)
+        return connection.execute(statement, parameters)
 
 
 def affected(statement: Executable) -> int:

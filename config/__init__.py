@@ -192,6 +192,9 @@ class BaseConfig:
         )
         self.CELERY_WORKER_CONCURRENCY = env.int("CELERY_WORKER_CONCURRENCY", 2, minimum=1)
         self.CELERY_TASK_EVENTS = env.bool("CELERY_TASK_EVENTS", False)
+        self.CELERY_WORKER_PREFETCH_MULTIPLIER = env.int(
+            "CELERY_WORKER_PREFETCH_MULTIPLIER", 1, minimum=1
+        )
         self.BROKER_VISIBILITY_TIMEOUT_SECONDS = env.int(
             "BROKER_VISIBILITY_TIMEOUT_SECONDS", 7200, minimum=60
         )
@@ -354,7 +357,11 @@ class BaseConfig:
             "result_backend": None,
             "task_acks_late": True,
             "task_reject_on_worker_lost": True,
-            "worker_prefetch_multiplier": 1,
+            # Messages each pool process has reserved: 1 keeps a short job from waiting behind a
+            # long one (an itinerary's Gemini call) on the same worker while others sit idle.
+            "worker_prefetch_multiplier": self.CELERY_WORKER_PREFETCH_MULTIPLIER,
+            # No task has a rate limit: skip Celery's per-message token-bucket bookkeeping.
+            "worker_disable_rate_limits": True,
             "worker_concurrency": self.CELERY_WORKER_CONCURRENCY,
             "task_soft_time_limit": 120,
             "task_time_limit": 150,

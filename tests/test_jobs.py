@@ -148,3 +148,29 @@ def test_attempts_and_timestamps_are_recorded(app, client, worker):
     rows = sql(app, "SELECT attempts, lease_until FROM jobs WHERE id = :id", id=job["id"])
     assert rows[0][0] == done["attempts"] == 1
     assert rows[0][1] is None  # the lease is released when the job finishes
+
+
+def test_one_renewer_per_process_renews_the_leases_it_holds_and_only_those(app, client):
+    from api.extensions import db
+    from api.jobs import lifecycle
+
+    job_id = uuid.UUID(submit(client)["id"])
+    with app.app_context():
+        run = lifecycle.claim(job_id)
+        assert run is not None
+        renewer = lifecycle.LeaseRenewer()
+        expired = "UPDATE jobs SET lease_until = now() - interval '1 minute'"
+        lapsed = "SELECT lease_until < now() FROM jobs WHERE id = :id"
+        with renewer.held(db.engine, run, 60):
+            sql(app, expired)
+            renewer.renew_due(time.monotonic())  # not due yet: a third of the lease from now
+            assert sql(app, lapsed, id=job_id)[0][0] is True
+            renewer.renew_due(time.monotonic() + 21)
+            assert sql(app, lapsed, id=job_id)[0][0] is False
+            # An attempt that no longer holds the job (taken over) is fenced out.
+            sql(app, expired + ", attempts = attempts + 1")
+            renewer.renew_due(time.monotonic() + 42)
+            assert sql(app, lapsed, id=job_id)[0][0] is True
+            sql(app, "UPDATE jobs SET attempts = attempts - 1")
+        renewer.renew_due(time.monotonic() + 100)  # released: never renewed again
+        assert sql(app, lapsed, id=job_id)[0][0] is True

@@ -18,9 +18,10 @@ Outcomes a handler signals:
 A handler that must record progress before going on (e.g. each email sent through a provider
 that cannot deduplicate) calls `save_progress(run)`, which commits under the same fence.
 
-While the handler runs, a thread renews the attempt's lease every third of JOB_LEASE_SECONDS,
-so the lease can be short: a worker that dies (SIGKILL, lost host) stops renewing, and the
-sweeper hands the job on within a lease plus a sweep. The database being unreachable is never
+While the handler runs, the attempt's lease is renewed every third of JOB_LEASE_SECONDS (by
+one renewer thread per worker process, for all the attempts it holds), so the lease can be
+short: a worker that dies (SIGKILL, lost host) stops renewing, and the sweeper hands the job
+on within a lease plus a sweep. The database being unreachable is never
 an outcome: a claim that cannot reach it is retried in place with backoff (1 to 8 s), and an
 attempt that lost it (in the handler or at its commit) is put back in the queue once the
 database answers; the message is never acked with the job left behind.
@@ -28,14 +29,17 @@ database answers; the message is never acked with the job left behind.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
+import math
+import os
 import random
 import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, TypeVar
@@ -44,7 +48,7 @@ import structlog
 from celery import Task, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from flask import current_app
-from sqlalchemy import and_, func, or_, update
+from sqlalchemy import Update, and_, bindparam, func, or_, update
 from sqlalchemy.engine import Engine
 
 from api.database import (
@@ -59,7 +63,7 @@ from api.jobs import events, webhooks
 from api.jobs.errors import JobFailed, JobSuperseded
 from api.jobs.kinds import JobKind
 from api.jobs.models import TERMINAL_STATUSES, Job, JobStatus
-from api.models import utc_param, utcnow
+from api.models import UTCDateTime, utc_param, utcnow
 from api.telemetry import JOB_OUTCOMES, JOB_QUEUE_WAIT, JOB_RUN_TIME
 
 log = logging.getLogger(__name__)
@@ -84,6 +88,43 @@ class JobRun:
 Handler = Callable[[JobRun], dict[str, Any]]
 
 
+# The statements every job runs, built once: building one is most of a millisecond of
+# SQLAlchemy work (clauses, coercions, its cache key), more than its round trip costs.
+_CLAIM = (
+    update(Job)
+    .where(
+        Job.id == bindparam("claim_id"),
+        or_(
+            Job.status == JobStatus.QUEUED,
+            and_(
+                Job.status == JobStatus.RUNNING,
+                Job.lease_until < bindparam("claim_now", type_=UTCDateTime()),
+            ),
+        ),
+    )
+    .values(
+        status=JobStatus.RUNNING,
+        attempts=Job.attempts + 1,
+        version=Job.version + 1,
+        lease_until=bindparam("claim_lease_until", type_=UTCDateTime()),
+        started_at=func.coalesce(Job.started_at, bindparam("claim_now", type_=UTCDateTime())),
+        updated_at=bindparam("claim_now", type_=UTCDateTime()),
+    )
+    .returning(
+        Job.kind,
+        Job.payload,
+        Job.progress,
+        Job.attempts,
+        Job.owner_id,
+        Job.version,
+        Job.callback_url,
+        Job.request_id,
+        Job.enqueued_at,
+        Job.created_at,
+    )
+)
+
+
 def claim(job_id: uuid.UUID) -> JobRun | None:
     """Take the job for one attempt, or None when it is finished or a live worker has it.
 
@@ -91,34 +132,7 @@ def claim(job_id: uuid.UUID) -> JobRun | None:
     now = utcnow()
     lease = timedelta(seconds=current_app.config["JOB_LEASE_SECONDS"])
     row = autocommit_execute(
-        update(Job)
-        .where(
-            Job.id == job_id,
-            or_(
-                Job.status == JobStatus.QUEUED,
-                and_(Job.status == JobStatus.RUNNING, Job.lease_until < utc_param(now)),
-            ),
-        )
-        .values(
-            status=JobStatus.RUNNING,
-            attempts=Job.attempts + 1,
-            version=Job.version + 1,
-            lease_until=utc_param(now + lease),
-            started_at=func.coalesce(Job.started_at, utc_param(now)),
-            updated_at=now,
-        )
-        .returning(
-            Job.kind,
-            Job.payload,
-            Job.progress,
-            Job.attempts,
-            Job.owner_id,
-            Job.version,
-            Job.callback_url,
-            Job.request_id,
-            Job.enqueued_at,
-            Job.created_at,
-        )
+        _CLAIM, {"claim_id": job_id, "claim_now": now, "claim_lease_until": now + lease}
     ).one_or_none()
     if row is None:
         return None
@@ -141,17 +155,43 @@ def claim(job_id: uuid.UUID) -> JobRun | None:
     )
 
 
+@functools.cache
+def _fenced_update(columns: tuple[str, ...]) -> Update:
+    """The fenced UPDATE setting `columns` (bound as `set_<column>`), built once per set."""
+    table = Job.__table__
+    return (
+        update(Job)
+        .where(
+            Job.id == bindparam("fence_id"),
+            Job.status == JobStatus.RUNNING,
+            Job.attempts == bindparam("fence_attempt"),
+        )
+        .values(
+            version=Job.version + 1,
+            **{name: bindparam(f"set_{name}", type_=table.c[name].type) for name in columns},
+        )
+        .returning(Job.version)
+    )
+
+
 def _fenced(run: JobRun, **values: Any) -> int | None:
     """Write to the job only if this attempt still holds it (not canceled, not taken over);
-    the job's new version, or None when the write was fenced out."""
+    the job's new version, or None when the write was fenced out.
+
+    On the unit of work's connection (its transaction), after flushing the handler's rows, as
+    the ORM's autoflush did; Core, so without the ORM's bulk-update machinery."""
     values.setdefault("updated_at", utcnow())
-    version: int | None = db.session.execute(
-        update(Job)
-        .where(Job.id == run.id, Job.status == JobStatus.RUNNING, Job.attempts == run.attempt)
-        .values(version=Job.version + 1, **values)
-        .returning(Job.version)
-        .execution_options(synchronize_session=False)
-    ).scalar_one_or_none()
+    db.session.flush()
+    columns = tuple(sorted(values))
+    parameters = {f"set_{name}": values[name] for name in columns}
+    version: int | None = (
+        db.session.connection()
+        .execute(
+            _fenced_update(columns),
+            {"fence_id": run.id, "fence_attempt": run.attempt, **parameters},
+        )
+        .scalar_one_or_none()
+    )
     return version
 
 
@@ -195,9 +235,7 @@ def save_progress(run: JobRun) -> None:
     """Commit the handler's progress so far and renew the lease; raises JobSuperseded when
     this attempt no longer holds the job (stop working on it)."""
     lease = timedelta(seconds=current_app.config["JOB_LEASE_SECONDS"])
-    if not _commit_outcome(
-        run, progress=dict(run.progress), lease_until=utc_param(utcnow() + lease)
-    ):
+    if not _commit_outcome(run, progress=dict(run.progress), lease_until=utcnow() + lease):
         raise JobSuperseded
 
 
@@ -207,7 +245,7 @@ def complete(run: JobRun, result: dict[str, Any]) -> bool:
         status=JobStatus.SUCCEEDED,
         result=result,
         progress=dict(run.progress),
-        finished_at=utc_param(utcnow()),
+        finished_at=utcnow(),
         lease_until=None,
     )
 
@@ -220,7 +258,7 @@ def fail(run: JobRun, code: str, message: str) -> bool:
         error_code=code,
         error_message=message[:500],
         progress=dict(run.progress),
-        finished_at=utc_param(utcnow()),
+        finished_at=utcnow(),
         lease_until=None,
     )
 
@@ -234,7 +272,7 @@ def schedule_retry(run: JobRun, delay_seconds: float, code: str) -> bool:
         status=JobStatus.QUEUED,
         progress=dict(run.progress),
         lease_until=None,
-        enqueued_at=utc_param(utcnow() + timedelta(seconds=delay_seconds)),
+        enqueued_at=utcnow() + timedelta(seconds=delay_seconds),
     )
 
 
@@ -318,40 +356,85 @@ def _requeue_when_the_database_answers(task: Task, run: JobRun) -> None:
     raise task.retry(countdown=0, max_retries=None)
 
 
-@contextmanager
-def _lease_renewed(run: JobRun) -> Iterator[None]:
-    """Renew the attempt's lease every third of JOB_LEASE_SECONDS until the block ends."""
-    seconds = current_app.config["JOB_LEASE_SECONDS"]
-    stop = threading.Event()
-    renewer = threading.Thread(
-        target=_renew_lease,
-        args=(db.engine, run, seconds, stop),
-        name=f"lease-{run.id}",
-        daemon=True,
-    )
-    renewer.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        renewer.join(timeout=5)
+class LeaseRenewer:
+    """One thread per process renews the leases of the attempts this process holds.
 
+    A job's attempt is registered when its handler starts and released when it ends; every
+    third of its lease the thread extends the lease (fenced by the attempt). Most jobs end
+    long before their first renewal is due, so a job costs a dictionary entry, not a thread
+    started and joined. The thread is started by the first attempt a process holds (after a
+    prefork worker's fork) and dies with the process, so a dead worker stops renewing."""
 
-def _renew_lease(engine: Engine, run: JobRun, seconds: float, stop: threading.Event) -> None:
-    while not stop.wait(seconds / 3):
-        try:
-            with engine.begin() as connection:
-                connection.execute(
-                    update(Job)
-                    .where(
-                        Job.id == run.id,
-                        Job.status == JobStatus.RUNNING,
-                        Job.attempts == run.attempt,
-                    )
-                    .values(lease_until=utc_param(utcnow() + timedelta(seconds=seconds)))
+    def __init__(self) -> None:
+        self._reset()
+
+    def _reset(self) -> None:
+        self._cond = threading.Condition()
+        # (job id, attempt) -> (engine, lease seconds, when the next renewal is due)
+        self._held: dict[tuple[uuid.UUID, int], tuple[Engine, float, float]] = {}
+        self._wake_at = math.inf  # when the thread will look next (inf: waiting for work)
+        self._thread: threading.Thread | None = None
+
+    @contextmanager
+    def held(self, engine: Engine, run: JobRun, seconds: float) -> Iterator[None]:
+        """Renew the attempt's lease every third of `seconds` until the block ends."""
+        key = (run.id, run.attempt)
+        due = time.monotonic() + seconds / 3
+        with self._cond:
+            self._held[key] = (engine, seconds, due)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._loop, name="job-lease-renewer", daemon=True
                 )
-        except Exception:  # the database is down: the lease may lapse, the fence still holds
-            log.warning("job %s: could not renew its lease", run.id, exc_info=True)
+                self._thread.start()
+            elif due < self._wake_at:
+                self._cond.notify()
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._held.pop(key, None)
+
+    def renew_due(self, now: float) -> None:
+        """Renew every lease due by `now` (the next renewal of each is a third later)."""
+        with self._cond:
+            due = [(key, entry) for key, entry in self._held.items() if entry[2] <= now]
+            for key, (engine, seconds, _) in due:
+                self._held[key] = (engine, seconds, now + seconds / 3)
+        for (job_id, attempt), (engine, seconds, _) in due:
+            _renew_lease(engine, job_id, attempt, seconds)
+
+    def _loop(self) -> None:
+        while True:
+            with self._cond:  # the next due time and the wait under one lock: no lost wake-up
+                next_due = min((entry[2] for entry in self._held.values()), default=math.inf)
+                timeout = next_due - time.monotonic()
+                if timeout > 0:
+                    self._wake_at = next_due
+                    self._cond.wait(None if next_due == math.inf else timeout)
+                    self._wake_at = math.inf
+            self.renew_due(time.monotonic())
+
+
+def _renew_lease(engine: Engine, job_id: uuid.UUID, attempt: int, seconds: float) -> None:
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                update(Job)
+                .where(Job.id == job_id, Job.status == JobStatus.RUNNING, Job.attempts == attempt)
+                .values(lease_until=utc_param(utcnow() + timedelta(seconds=seconds)))
+            )
+    except Exception:  # the database is down: the lease may lapse, the fence still holds
+        log.warning("job %s: could not renew its lease", job_id, exc_info=True)
+
+
+LEASES = LeaseRenewer()
+os.register_at_fork(after_in_child=LEASES._reset)  # no renewer thread came along with a fork
+
+
+def _lease_renewed(run: JobRun) -> AbstractContextManager[None]:
+    """Renew the attempt's lease every third of JOB_LEASE_SECONDS until the block ends."""
+    return LEASES.held(db.engine, run, current_app.config["JOB_LEASE_SECONDS"])
 
 
 def _execute(task: Task, job_id: uuid.UUID, handler: Handler) -> None:
