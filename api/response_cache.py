@@ -83,6 +83,20 @@ class NearCache:
     def generation(self, namespace: str) -> int:
         return self._generations[namespace]
 
+    def version(self, namespace: str) -> int | None:
+        """The namespace's version as this process knows it, or None (not known, or not up)."""
+        if not self.up:
+            self.subscription.start()
+            return None
+        return self._versions.get(namespace)
+
+    def learn(self, namespace: str, generation: int, version: int) -> None:
+        """Remember `version`, read from Redis, unless the namespace changed since
+        `generation` was read (the version read may then be the old one)."""
+        with self._lock:
+            if self.up and self._generations[namespace] == generation:
+                self._versions[namespace] = version
+
     def keep(self, namespace: str, generation: int, version: int, key: str, cached: Cached) -> None:
         """Keep `cached` (built or read under `version`), unless the namespace changed since
         `generation` was read: the version read may then be the old one."""
@@ -156,7 +170,17 @@ def init_app(app: Flask) -> None:
 
 
 def version(namespace: str) -> int:
-    return int(cache.get(f"{namespace}:version") or 0)
+    """The namespace's version: from the near cache when it knows it, else one Redis GET."""
+    near = near_cache()
+    if near is None:
+        return int(cache.get(f"{namespace}:version") or 0)
+    known = near.version(namespace)
+    if known is not None:
+        return known
+    generation = near.generation(namespace)
+    current = int(cache.get(f"{namespace}:version") or 0)
+    near.learn(namespace, generation, current)
+    return current
 
 
 def bump_now(namespace: str) -> None:

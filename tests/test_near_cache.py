@@ -12,6 +12,7 @@ from typing import Any
 import redis
 from flask import Flask
 
+from api import response_cache
 from api.response_cache import NearCache
 from tests.conftest import REDIS_DB_CACHE, REDIS_HOST_URL, token_for
 
@@ -112,3 +113,29 @@ def test_a_process_without_a_near_cache_still_announces_its_changes(make_app):
 
     wait_until(lambda: near(reader).generation("posts") != before, 10, "the announcement")
     assert titles(reader.test_client()) == ["Sunrise on Batur"]
+
+
+def test_a_namespace_version_is_known_without_redis_until_another_process_changes_it(
+    make_app, monkeypatch
+):
+    reader, writer = make_app(), make_app()
+    kept_in_memory(reader)  # its subscription is up
+    with reader.app_context():
+        first = response_cache.version("catalogue")  # read from Redis once, then known
+        sent: list[str] = []
+        execute = redis.Redis.execute_command
+
+        def counted(self, *args, **options):
+            sent.append(str(args[0]).lower())
+            return execute(self, *args, **options)
+
+        monkeypatch.setattr(redis.Redis, "execute_command", counted)
+        assert response_cache.version("catalogue") == first
+        monkeypatch.undo()
+        assert sent == []
+
+        before = near(reader).generation("catalogue")
+        with writer.app_context():
+            response_cache.bump_now("catalogue")
+        wait_until(lambda: near(reader).generation("catalogue") != before, 10, "the announcement")
+        assert response_cache.version("catalogue") == first + 1
