@@ -106,6 +106,33 @@ def _private_redis() -> str:
     raise RuntimeError(f"the private redis-server on port {port} did not start")
 
 
+def wait_until(predicate: Callable[[], Any], timeout: float, what: str) -> None:
+    """Poll `predicate` until it holds (the signal a test waits for), or fail after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+@contextmanager
+def redis_commands() -> Iterator[list[str]]:
+    """The Redis commands sent (by any client of this process) while the block runs."""
+    sent: list[str] = []
+    execute = redis.Redis.execute_command
+
+    def recorded(self: redis.Redis, *args: Any, **options: Any) -> Any:
+        sent.append(str(args[0]).lower())
+        return execute(self, *args, **options)
+
+    redis.Redis.execute_command = recorded  # type: ignore[method-assign]
+    try:
+        yield sent
+    finally:
+        redis.Redis.execute_command = execute  # type: ignore[method-assign]
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import threading
-import time
 
 import pytest
 import redis
 
 from api.maintenance import BY_NAME
-from tests.conftest import create_user, sql, token_for
+from tests.conftest import create_user, redis_commands, sql, token_for, wait_until
 
 POST = {
     "title": "Ten Days in Ubud & Amed",
@@ -271,26 +270,16 @@ def test_hostile_markdown_gets_a_post_or_a_422_on_content_never_a_500_or_a_hang(
 
 
 def test_a_cached_post_answers_without_a_redis_round_trip_and_its_views_follow_in_a_batch(
-    app, client, author, monkeypatch
+    app, client, author
 ):
     post = write(client, author)
     url = f"/api/v1/posts/{post['slug']}"
     near = app.extensions["near_cache"]
     client.get(url)  # built and cached (a miss), and a first visitor
-    deadline = time.monotonic() + 10
-    while not near.up and time.monotonic() < deadline:  # the process's subscription
-        time.sleep(0.01)
+    wait_until(lambda: near.up, 10, "the process's subscription")
     assert client.get(url).status_code == 200  # kept in this process now
-    sent: list[str] = []
-    execute = redis.Redis.execute_command
-
-    def counted(self, *args, **options):
-        sent.append(str(args[0]).lower())
-        return execute(self, *args, **options)
-
-    monkeypatch.setattr(redis.Redis, "execute_command", counted)
-    answer = client.get(url, environ_base={"REMOTE_ADDR": "10.1.2.3"})
-    monkeypatch.undo()
+    with redis_commands() as sent:
+        answer = client.get(url, environ_base={"REMOTE_ADDR": "10.1.2.3"})
 
     assert answer.status_code == 200
     assert answer.get_json()["title"] == post["title"]

@@ -21,17 +21,8 @@ import pytest
 import redis
 
 from api.jobs import events
-from tests.conftest import PROJECT_ROOT, free_port, running_worker, token_for
+from tests.conftest import PROJECT_ROOT, free_port, running_worker, token_for, wait_until
 from tests.test_inquiries import VALID
-
-
-def wait_until(predicate: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def waiters(app) -> int:

@@ -6,7 +6,6 @@ cache; they share Redis, PostgreSQL and this process's one subscription to `cach
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import redis
@@ -14,18 +13,9 @@ from flask import Flask
 
 from api import response_cache
 from api.response_cache import NearCache
-from tests.conftest import REDIS_DB_CACHE, REDIS_HOST_URL, token_for
+from tests.conftest import REDIS_DB_CACHE, REDIS_HOST_URL, redis_commands, token_for, wait_until
 
 POST = {"title": "Sunrise on Batur", "content": "Up at three.", "status": "published"}
-
-
-def wait_until(predicate: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.01)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def near(app: Flask) -> NearCache:
@@ -49,21 +39,11 @@ def kept_in_memory(app: Flask) -> list[str]:
     return found
 
 
-def test_a_read_again_is_answered_from_the_process_without_a_redis_round_trip(
-    app, client, monkeypatch
-):
+def test_a_read_again_is_answered_from_the_process_without_a_redis_round_trip(app, client):
     client.post("/api/v1/posts", json=POST, headers=token_for(app))
     first = kept_in_memory(app)
-    sent: list[str] = []
-    execute = redis.Redis.execute_command
-
-    def counted(self, *args, **options):
-        sent.append(str(args[0]).lower())
-        return execute(self, *args, **options)
-
-    monkeypatch.setattr(redis.Redis, "execute_command", counted)
-    again = client.get("/api/v1/posts")
-    monkeypatch.undo()
+    with redis_commands() as sent:
+        again = client.get("/api/v1/posts")
 
     assert [item["title"] for item in again.get_json()["items"]] == first == ["Sunrise on Batur"]
     assert sent == []
@@ -116,22 +96,14 @@ def test_a_process_without_a_near_cache_still_announces_its_changes(make_app):
 
 
 def test_a_namespace_version_is_known_without_redis_until_another_process_changes_it(
-    make_app, monkeypatch
+    make_app,
 ):
     reader, writer = make_app(), make_app()
     kept_in_memory(reader)  # its subscription is up
     with reader.app_context():
         first = response_cache.version("catalogue")  # read from Redis once, then known
-        sent: list[str] = []
-        execute = redis.Redis.execute_command
-
-        def counted(self, *args, **options):
-            sent.append(str(args[0]).lower())
-            return execute(self, *args, **options)
-
-        monkeypatch.setattr(redis.Redis, "execute_command", counted)
-        assert response_cache.version("catalogue") == first
-        monkeypatch.undo()
+        with redis_commands() as sent:
+            assert response_cache.version("catalogue") == first
         assert sent == []
 
         before = near(reader).generation("catalogue")
