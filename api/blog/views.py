@@ -71,7 +71,6 @@ class PendingViews:
         self.limit = limit
         self._views: list[View] = []
         self._lock = threading.Lock()
-        self._sender: threading.Thread | None = None
         self._pid: int | None = None
         self._closed = threading.Event()
 
@@ -81,8 +80,7 @@ class PendingViews:
             full = len(self._views) >= self.limit
             if self._pid != os.getpid():  # the first view here (or in a forked child)
                 self._pid = os.getpid()
-                self._sender = threading.Thread(target=self._run, name="post-views", daemon=True)
-                self._sender.start()
+                threading.Thread(target=self._run, name="post-views", daemon=True).start()
         if full:
             self.send()
 
