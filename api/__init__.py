@@ -77,6 +77,7 @@ class BaliBlissed(Flask):
     """Flask, minus per-request work this app never needs."""
 
     session_interface = NoCookieSessions()
+    response_class = edge.ApiResponse
 
     def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
         # No view or hook is a coroutine: skip the inspection Flask makes before every call.

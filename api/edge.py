@@ -5,6 +5,9 @@ new one) and the log context. After it, once the answer is final (these run afte
 and the compression: registered first, they run last): the request id and security headers,
 `Vary: Origin` and the CORS headers, the request metrics and the request's log line.
 
+The headers every answer carries are appended as the answer leaves (`api.responses`) when it
+is the app's own response class, else added to `response.headers` the usual way.
+
 One pair rather than a hook per concern: each hook resolved the request and `g` through
 their context-local proxies again (about 5 µs apiece on a small machine), and the common
 path paid that a dozen times. The concerns stay in their modules (`api.logs`,
@@ -19,6 +22,7 @@ import time
 from flask import Flask, Response, g, request
 
 from api import cors, logs, observability
+from api.responses import ApiResponse
 from api.telemetry import observe_request
 
 
@@ -37,9 +41,13 @@ def init_app(app: Flask) -> None:
         ctx = g._get_current_object()
         rule = req.url_rule
         route = rule.rule if rule else None
-        observability.add_headers(
-            response, app, rule.endpoint if rule else None, ctx.get("request_id", "")
-        )
+        appended = observability.headers_for(
+            app, rule.endpoint if rule else None, ctx.get("request_id", "")
+        ) + cors.vary_origin(response.headers)
+        if isinstance(response, ApiResponse):
+            response.appended_headers = appended
+        else:
+            response.headers.extend(appended)
         cors.add_cors_headers(response, req, origins)
         started = ctx.get("request_started")
         if started is not None:  # None when a hook before this one refused the request

@@ -27,6 +27,7 @@ from api.openapi import (
     field_rules,
     problem_component_responses,
 )
+from api.responses import ApiResponse
 
 log = logging.getLogger(__name__)
 
@@ -156,7 +157,7 @@ def problem(
     request_id = g.get("request_id")
     if request_id:
         body["request_id"] = request_id
-    response = Response(json.dumps(body), status=status, mimetype=PROBLEM_MIMETYPE)
+    response = ApiResponse(json.dumps(body), status=status, mimetype=PROBLEM_MIMETYPE)
     for name, value in (headers or {}).items():
         response.headers[name] = value
     return response

@@ -7,7 +7,7 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Flask, Response
+from flask import Flask
 
 REQUEST_ID_HEADER = "X-Request-ID"
 ACCEPTABLE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -53,9 +53,9 @@ def init_app(app: Flask) -> None:
     app.extensions["default_headers"] = default
 
 
-def add_headers(response: Response, app: Flask, endpoint: str | None, request_id: str) -> None:
-    """Every answer's request id and security headers (called by `api.edge`)."""
+def headers_for(app: Flask, endpoint: str | None, request_id: str) -> HeaderPairs:
+    """Every answer's request id and security headers (added by `api.edge`). The request id is
+    a sane token by construction (`request_id_for`); the rest are constants."""
     _base, pages = app.extensions["security_headers"]
-    pairs = pages.get(endpoint) or app.extensions["default_headers"]
-    # `extend` adds without first looking for an existing header of the name (`update` does).
-    response.headers.extend(((REQUEST_ID_HEADER, request_id), *pairs))
+    pairs: HeaderPairs = pages.get(endpoint) or app.extensions["default_headers"]
+    return ((REQUEST_ID_HEADER, request_id), *pairs)

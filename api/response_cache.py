@@ -41,6 +41,7 @@ from api.database import on_commit
 from api.extensions import cache
 from api.pagination import paginate
 from api.pubsub import Subscription
+from api.responses import ApiResponse
 from api.security import Caller, current_caller
 from api.telemetry import CACHE_REQUESTS
 
@@ -297,8 +298,8 @@ def json_response(
         "Cache-Control": f"public, max-age={max_age}" if public else "private, no-cache",
     }
     if tag in request.environ.get("HTTP_IF_NONE_MATCH", ""):
-        return Response(status=304, headers=headers)
-    response = Response(body, mimetype=mimetype, headers=headers)
+        return ApiResponse(status=304, headers=headers)
+    response = ApiResponse(body, mimetype=mimetype, headers=headers)
     if gzipped is not None and compression.accepts_gzip():
         compression.use_gzipped(response, gzipped)
     return response

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from flask import Response
 
 from tests.test_inquiries import VALID
 
@@ -82,6 +83,26 @@ def test_request_id_is_generated_or_echoed_and_security_headers_are_set(client):
     assert len(hostile.headers["X-Request-ID"]) == 16
     assert generated.headers["X-Content-Type-Options"] == "nosniff"
     assert generated.headers["X-Frame-Options"] == "DENY"
+
+
+def test_every_answer_carries_the_edge_headers_once_whatever_built_it(app):
+    # The app's own answers get them appended as they leave (api.responses); one built as a
+    # plain Flask Response, or with a Vary of its own, gets the same set.
+    app.add_url_rule("/plain", "plain", lambda: Response("plain"))
+    app.add_url_rule("/varied", "varied", lambda: Response("x", headers={"Vary": "Cookie"}))
+    client = app.test_client()
+
+    answers = [
+        client.get(path)
+        for path in ("/health/live", "/plain", "/varied", "/api/v1/nowhere", "/api/v1/posts")
+    ]
+
+    for answer in answers:
+        names = [name for name, _ in answer.headers]
+        for name in ("X-Request-ID", "X-Content-Type-Options", "Content-Security-Policy", "Vary"):
+            assert names.count(name) == 1, (answer.request.path, name, names)
+        assert "Origin" in answer.headers["Vary"]
+    assert answers[2].headers["Vary"] == "Cookie, Origin"
 
 
 def test_rate_limit_is_429_problem_with_retry_after(make_app):

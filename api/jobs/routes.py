@@ -20,6 +20,7 @@ from api.jobs.schemas import (
 )
 from api.pagination import page_schema, paginate
 from api.ratelimits import limit_from_setting
+from api.responses import ApiResponse
 from api.security import current_caller, optional_auth, require_user, signed_in
 
 blp = Blueprint(
@@ -68,7 +69,7 @@ def job_events(job_id: uuid.UUID, last_event_id: int | None = None) -> Response:
     stream, headers = service.event_stream(
         job_id, current_caller(), last_event_id, client_gone_check()
     )
-    return Response(stream_with_context(stream), mimetype="text/event-stream", headers=headers)
+    return ApiResponse(stream_with_context(stream), mimetype="text/event-stream", headers=headers)
 
 
 @blp.route("")

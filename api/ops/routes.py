@@ -13,6 +13,7 @@ from api.errors import problem
 from api.ops import service, warmup
 from api.ops.metrics import cache_counts, metrics_response
 from api.ratelimits import exempt
+from api.responses import ApiResponse
 from api.security import operator_token, public, roles_required
 from api.users.models import Role
 
@@ -44,7 +45,7 @@ LIVE = b'{"status":"ok","checks":{}}'
 @blp.response(200, HealthSchema)
 def live() -> Response:
     """The process is up (answered from a constant: probes come often)."""
-    return Response(LIVE, mimetype="application/json")
+    return ApiResponse(LIVE, mimetype="application/json")
 
 
 @blp.route("/health/ready")
