@@ -378,3 +378,29 @@ def test_the_api_keeps_its_openapi_contract(contract_app: Flask) -> None:
 
     report = [f"{op} {kind}: {details[0]}" for (op, kind), details in sorted(seen.items())]
     assert not report, "\n".join(report)
+
+
+def test_remembered_query_parses_are_copies_and_refusals_are_never_remembered(client, monkeypatch):
+    from api import contract
+    from api.pagination import PageArgsSchema
+
+    monkeypatch.setattr(contract, "QUERY_MEMO_ENTRIES", 2)
+    parser = contract.ArgumentsParser()
+    schema = PageArgsSchema()
+    app = client.application
+
+    def parse(query: str) -> dict[str, Any]:
+        with app.test_request_context(f"/api/v1/posts?{query}"):
+            return parser.parse(schema, location="query")
+
+    first = parse("page=2&per_page=5")
+    first.pop("page")  # a view pops what it reads
+    assert parse("page=2&per_page=5") == {"page": 2, "per_page": 5}
+    for query in ("page=3", "page=4", "page=5"):
+        parse(query)
+    assert len(parser._memo) == 2  # bounded
+
+    # An invalid query string is refused every time it comes, never remembered as valid.
+    refusals = [client.get("/api/v1/posts?per_page=100000") for _ in range(2)]
+    assert [answer.status_code for answer in refusals] == [422, 422]
+    assert client.get("/api/v1/posts?per_page=2").get_json()["meta"]["per_page"] == 2
