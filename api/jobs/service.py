@@ -35,11 +35,29 @@ def can_view(job: Job, caller: Caller) -> bool:
     return job.owner_id is None or caller.is_admin or job.owner_id == caller.user_id
 
 
-JOB_BY_ID = select(*Job.__table__.columns).where(Job.id == bindparam("job_id"))
+# What a client sees of a job (JobSchema's fields), with its owner and version: not its payload,
+# progress, lease or webhook target, which are the worker's (less to fetch and decode per poll).
+SEEN_BY_CLIENTS = (
+    Job.id,
+    Job.kind,
+    Job.status,
+    Job.owner_id,
+    Job.version,
+    Job.attempts,
+    Job.result,
+    Job.error_code,
+    Job.error_message,
+    Job.created_at,
+    Job.updated_at,
+    Job.started_at,
+    Job.finished_at,
+)
+JOB_BY_ID = select(*SEEN_BY_CLIENTS).where(Job.id == bindparam("job_id"))
 
 
 def get_visible(job_id: uuid.UUID, caller: Caller) -> Job:
-    """The job, or 404 both when it does not exist and when it is someone else's.
+    """The job as its client sees it (`SEEN_BY_CLIENTS`), or 404 both when it does not exist
+    and when it is someone else's.
 
     The hot path of every poll: one SELECT on an autocommit connection, without the ORM's
     identity map and loading machinery (the row becomes a detached `Job`)."""
