@@ -629,6 +629,15 @@ class Bench:
             self.args.connections,
             self.app.pgid,
         )
+        assert self.bare
+        # The same load on bare Flask: the tail this machine gives any server under it.
+        bare = wrk_load(
+            self.wrk,
+            f"{self.bare_base}/hello",
+            self.args.seconds,
+            self.args.connections,
+            self.bare.pgid,
+        )
         ids = enqueue_inquiries(self.app_base, count)
         ends_before = waiter_ends(self.app_base, self.token)
         polls: list[int] = []
@@ -689,6 +698,7 @@ class Bench:
             "count": count,
             "held": min(held, still_held),
             "quiet": quiet,
+            "bare": bare,
             "loaded": loaded,
             "wakes": wakes,
             "refused": len(refused),
@@ -1001,7 +1011,7 @@ def worker_rows(bench: Bench, figures: Figures, rows: Rows, explained: Explained
 def waiter_rows(bench: Bench, figures: Figures, rows: Rows, explained: Explained) -> None:
     waiters = figures.waiters
     wakes = waiters["wakes"]
-    loaded, quiet = waiters["loaded"], waiters["quiet"]
+    loaded, quiet, bare = waiters["loaded"], waiters["quiet"], waiters["bare"]
     worst = max(wakes) * 1000 if wakes else float("nan")
     answered = len(wakes)
     met = (
@@ -1016,7 +1026,7 @@ def waiter_rows(bench: Bench, figures: Figures, rows: Rows, explained: Explained
             figure,
             f"held {waiters['held']}; /health/live p99 {loaded.p99_ms:.0f} ms",
             f"p99 {quiet.p99_ms:.0f} ms with none",
-            "",
+            f"bare hello p99 {bare.p99_ms:.0f} ms under the same load",
             f"{waiters['count']} held, p99 ≤ 250 ms: {verdict(met)}",
         )
     )
