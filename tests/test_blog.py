@@ -328,3 +328,19 @@ def test_a_full_buffer_of_views_is_sent_at_once(make_app):
     client.get(url, environ_base={"REMOTE_ADDR": "10.0.0.2"})  # the buffer is full
 
     assert pending.hgetall("post-views:pending") == {post["slug"].encode(): b"2"}
+
+
+def test_a_visitor_reading_a_post_again_within_the_hour_adds_nothing_to_send(make_app):
+    app = make_app(VIEW_SEND_SECONDS="3600")
+    client = app.test_client()
+    post = write(client, token_for(app, create_user(app, username="writer")))
+    url = f"/api/v1/posts/{post['slug']}"
+
+    for _ in range(5):
+        client.get(url, environ_base={"REMOTE_ADDR": "10.0.0.1"})
+    client.get(url, environ_base={"REMOTE_ADDR": "10.0.0.2"})
+
+    pending = app.extensions["pending_views"]
+    assert len(pending._views) == 2  # one per visitor, however often they read
+    with app.app_context():
+        assert BY_NAME["flush-post-views"].run() == 2

@@ -10,7 +10,9 @@ A read does not wait for Redis to count its view: the process keeps the views it
 (`PendingViews`, at most VIEW_BUFFER_MAX) and sends them in one pipeline every
 VIEW_SEND_SECONDS from a background thread (at once when the buffer is full, and before the
 flush task reads the counts), so a post answered from the near cache costs no round trip at
-all. A process killed outright loses the views of its last VIEW_SEND_SECONDS."""
+all. A view the process already took this hour (same visitor, same post) is not kept again:
+Redis would not count it, and a visitor who reloads, or a client that polls a post, cost a
+script call per read. A process killed outright loses the views of its last VIEW_SEND_SECONDS."""
 
 from __future__ import annotations
 
@@ -60,6 +62,7 @@ def _client() -> Any:
 
 COUNT_ONCE_SHA = hashlib.sha1(COUNT_ONCE.encode()).hexdigest()
 View = tuple[str, str, str]  # the hour's HyperLogLog key, the visitor, the slug
+TAKEN_MAX = 50_000  # views remembered as taken this hour, per process (then forgotten)
 
 
 class PendingViews:
@@ -70,12 +73,20 @@ class PendingViews:
         self.seconds = seconds
         self.limit = limit
         self._views: list[View] = []
+        self._taken: set[View] = set()  # this hour's views already kept or sent
+        self._hour: int | None = None
         self._lock = threading.Lock()
         self._pid: int | None = None
         self._closed = threading.Event()
 
-    def add(self, view: View) -> None:
+    def add(self, view: View, hour: int) -> None:
         with self._lock:
+            if hour != self._hour or len(self._taken) >= TAKEN_MAX:
+                self._taken.clear()  # a new hour (or too many visitors to remember)
+                self._hour = hour
+            if view in self._taken:
+                return
+            self._taken.add(view)
             self._views.append(view)
             full = len(self._views) >= self.limit
             if self._pid != os.getpid():  # the first view here (or in a forked child)
@@ -147,7 +158,7 @@ def record(slug: str, caller: Caller) -> None:
         if cache.add(f"post-viewed:{slug}:{hour}:{visitor(caller)}", 1, timeout=DEDUPE_SECONDS):
             _add_views({slug: 1})
         return
-    pending.add((f"post-views:seen:{slug}:{hour}", visitor(caller), slug))
+    pending.add((f"post-views:seen:{slug}:{hour}", visitor(caller), slug), hour)
 
 
 def _add_views(counts: dict[str, int]) -> None:
