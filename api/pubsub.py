@@ -85,11 +85,21 @@ class Subscription:
                     elif message["type"] == "subscribe":
                         backoff = 0.5
                         self._changed(up=True)
-            except Exception:
+            except Exception as exc:
                 self._changed(up=False)
                 if self.closing:  # the process is stopping: nothing to retry
                     return
-                log.warning("subscription to %s lost; retrying", self.channel, exc_info=True)
+                # A dropped or refused connection is one line, retried every few seconds while
+                # Redis is away (a traceback each time said nothing more); anything else keeps
+                # its traceback.
+                expected = isinstance(exc, redis.ConnectionError | redis.TimeoutError)
+                log.warning(
+                    "subscription to %s lost (%s); retrying in %.1f s",
+                    self.channel,
+                    exc,
+                    backoff,
+                    exc_info=not expected,
+                )
                 time.sleep(backoff)
                 backoff = min(backoff * 2, 10.0)
             finally:

@@ -6,6 +6,7 @@ cache; they share Redis, PostgreSQL and this process's one subscription to `cach
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import redis
@@ -67,10 +68,12 @@ def test_a_change_made_by_another_process_reaches_this_ones_copy(make_app):
 
 
 def test_copies_are_forgotten_when_the_subscription_drops_so_a_lost_message_costs_nothing(
-    make_app,
+    make_app, caplog
 ):
     reader, writer = make_app(), make_app()
     assert kept_in_memory(reader) == []
+    pubsub_log = logging.getLogger("api.pubsub")  # the app's logging replaced the root handlers
+    pubsub_log.addHandler(caplog.handler)
 
     # Drop every pub/sub connection of this Redis: the reader's copies go with its subscription.
     redis.Redis.from_url(f"{REDIS_HOST_URL}/{REDIS_DB_CACHE}").client_kill_filter(_type="pubsub")
@@ -81,6 +84,10 @@ def test_copies_are_forgotten_when_the_subscription_drops_so_a_lost_message_cost
     assert titles(reader.test_client()) == ["Sunrise on Batur"]
     wait_until(lambda: near(reader).subscription.up, 15, "the subscription to come back")
     assert kept_in_memory(reader) == ["Sunrise on Batur"]
+    pubsub_log.removeHandler(caplog.handler)
+    losses = [record for record in caplog.records if "lost" in record.getMessage()]
+    assert losses
+    assert not any(record.exc_info for record in losses)  # one line each, no traceback
 
 
 def test_a_process_without_a_near_cache_still_announces_its_changes(make_app):
