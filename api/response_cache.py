@@ -300,8 +300,7 @@ def json_response(
     if tag in request.environ.get("HTTP_IF_NONE_MATCH", ""):
         return ApiResponse(status=304, headers=headers)
     response = ApiResponse(body, mimetype=mimetype, headers=headers)
-    if gzipped is not None and compression.accepts_gzip():
-        compression.use_gzipped(response, gzipped)
+    compression.send_prepared(response, len(body), gzipped)
     return response
 
 

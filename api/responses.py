@@ -19,6 +19,7 @@ class ApiResponse(Response):
     join the header list as the answer is handed to the server."""
 
     appended_headers: HeaderPairs = ()
+    encoding_decided = False  # `api.compression.send_prepared` chose the body's encoding
 
     def get_wsgi_response(self, environ: Any) -> tuple[Any, str, list[tuple[str, str]]]:
         app_iter, status, headers = super().get_wsgi_response(environ)
