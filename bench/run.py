@@ -248,7 +248,7 @@ def wrk_load(
     cpu = group_cpu_seconds(pgid) - before
     requests = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    p99 = re.search(r"99%\s+(\S+)", output)
+    p99 = re.search(r"^\s*99%\s+(\S+)", output, re.MULTILINE)  # not a "60.99%" elsewhere
     return Load(
         rps=float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),  # type: ignore[union-attr]
         p99_ms=parse_ms(p99.group(1)) if p99 else float("nan"),
