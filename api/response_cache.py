@@ -43,7 +43,7 @@ from api.pagination import paginate
 from api.pubsub import Subscription
 from api.responses import ApiResponse
 from api.security import Caller, current_caller
-from api.telemetry import CACHE_REQUESTS
+from api.telemetry import count_cache_request
 
 log = logging.getLogger(__name__)
 
@@ -262,16 +262,16 @@ def get_or_build(
     if near is not None:
         found = near.get(namespace, entry_key)
         if found is not None:
-            CACHE_REQUESTS.labels(namespace, "hit").inc()  # served from this process
+            count_cache_request(namespace, "hit")  # served from this process
             return found
         generation = near.generation(namespace)
     current, entry = _fetch(f"{namespace}:version", entry_key)
     current = int(current or 0)
     if entry is not None and entry[0] == current:
-        CACHE_REQUESTS.labels(namespace, "hit").inc()
+        count_cache_request(namespace, "hit")
         cached = Cached(*entry[1:])  # (body, tag), or (body, tag, gzipped)
     else:
-        CACHE_REQUESTS.labels(namespace, "miss").inc()
+        count_cache_request(namespace, "miss")
         if has_request_context():  # misses (not hits) count against the public-read limit
             ratelimits.charge("RATELIMIT_PUBLIC_READ")
         cached = _built(encode(build()), encode)

@@ -116,3 +116,14 @@ def observe_request(method: str, route: str, status: int, seconds: float) -> Non
         )
     found[0].observe(seconds)
     found[1].inc()
+
+
+_CACHE_SERIES: dict[tuple[str, str], Any] = {}  # (namespace, result): bounded by the namespaces
+
+
+def count_cache_request(namespace: str, result: str) -> None:
+    """Count one cached read (`hit` or `miss`) of a namespace."""
+    found = _CACHE_SERIES.get((namespace, result))
+    if found is None:
+        found = _CACHE_SERIES[(namespace, result)] = CACHE_REQUESTS.labels(namespace, result)
+    found.inc()
