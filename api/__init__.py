@@ -57,6 +57,7 @@ from api.jobs.routes import webhooks_blp
 from api.media.routes import blp as media_blp
 from api.ops import metrics
 from api.ops.routes import blp as ops_blp
+from api.responses import ApiResponse
 from api.reviews.routes import blp as reviews_blp
 from api.users.routes import blp as users_blp
 from config import PROJECT_ROOT, load_config
@@ -77,7 +78,7 @@ class BaliBlissed(Flask):
     """Flask, minus per-request work this app never needs."""
 
     session_interface = NoCookieSessions()
-    response_class = edge.ApiResponse
+    response_class = ApiResponse
 
     def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
         # No view or hook is a coroutine: skip the inspection Flask makes before every call.

@@ -100,30 +100,27 @@ RECORDED: tuple[Collector, ...] = (
 )
 
 
-# (method, route, status) -> its latency histogram and request counter: `labels()` checks and
-# joins its arguments on every call, a dict lookup does not. Bounded by the app's routes.
-_HTTP_SERIES: dict[tuple[str, str, int], tuple[Any, Any]] = {}
+# (metric, label values) -> the metric's child: `labels()` checks and joins its arguments on
+# every call, a dict lookup does not. Bounded by the label values the code uses (routes,
+# statuses, cache namespaces).
+_SERIES: dict[tuple[Any, tuple[str, ...]], Any] = {}
+
+
+def series(metric: Any, *labels: str) -> Any:
+    """The child of `metric` for these label values, looked up once per process."""
+    key = (metric, labels)
+    found = _SERIES.get(key)
+    if found is None:
+        found = _SERIES[key] = metric.labels(*labels)
+    return found
 
 
 def observe_request(method: str, route: str, status: int, seconds: float) -> None:
     """Count one answered request and its latency."""
-    key = (method, route, status)
-    found = _HTTP_SERIES.get(key)
-    if found is None:
-        found = _HTTP_SERIES[key] = (
-            HTTP_LATENCY.labels(method, route),
-            HTTP_REQUESTS.labels(method, route, str(status)),
-        )
-    found[0].observe(seconds)
-    found[1].inc()
-
-
-_CACHE_SERIES: dict[tuple[str, str], Any] = {}  # (namespace, result): bounded by the namespaces
+    series(HTTP_LATENCY, method, route).observe(seconds)
+    series(HTTP_REQUESTS, method, route, str(status)).inc()
 
 
 def count_cache_request(namespace: str, result: str) -> None:
     """Count one cached read (`hit` or `miss`) of a namespace."""
-    found = _CACHE_SERIES.get((namespace, result))
-    if found is None:
-        found = _CACHE_SERIES[(namespace, result)] = CACHE_REQUESTS.labels(namespace, result)
-    found.inc()
+    series(CACHE_REQUESTS, namespace, result).inc()
