@@ -174,3 +174,33 @@ def test_one_renewer_per_process_renews_the_leases_it_holds_and_only_those(app, 
             sql(app, "UPDATE jobs SET attempts = attempts - 1")
         renewer.renew_due(time.monotonic() + 100)  # released: never renewed again
         assert sql(app, lapsed, id=job_id)[0][0] is True
+
+
+def test_a_poll_shows_every_field_of_the_job_as_stored(app, client):
+    # The poll reads only the columns a client sees (api.jobs.service.SEEN_BY_CLIENTS): it must
+    # show the same job as one loaded whole, for a failed job (error) and a succeeded one (result).
+    from api.extensions import db
+    from api.jobs.models import Job
+    from api.jobs.schemas import JobSchema
+
+    failed, succeeded = submit(client)["id"], submit(client)["id"]
+    sql(
+        app,
+        "UPDATE jobs SET status = 'failed', error_code = 'boom', error_message = 'It broke.', "
+        "finished_at = now() WHERE id = :id",
+        id=failed,
+    )
+    sql(
+        app,
+        "UPDATE jobs SET status = 'succeeded', result = CAST(:result AS jsonb), "
+        "finished_at = now() WHERE id = :id",
+        id=succeeded,
+        result='{"inquiry_id": "x"}',
+    )
+
+    for job_id in (failed, succeeded):
+        polled = client.get(f"/api/v1/jobs/{job_id}").get_json()
+        with app.app_context():
+            whole = JobSchema().dump(db.session.get(Job, uuid.UUID(job_id)))
+        assert polled == whole
+    assert polled["result"] == {"inquiry_id": "x"}
