@@ -75,6 +75,12 @@ class Env:
         return [item.strip() for item in self.str(name, default).split(",") if item.strip()]
 
 
+def broker_transport(broker_url: str) -> str | None:
+    """kombu's transport class: for `redis://`, ours (one client per channel, not per message);
+    otherwise the URL's scheme decides."""
+    return "workers.transport:Transport" if broker_url.startswith("redis://") else None
+
+
 def broker_transport_options(broker_url: str, visibility_timeout: int) -> dict[str, Any]:
     if broker_url.startswith("redis"):
         return {
@@ -343,6 +349,7 @@ class BaseConfig:
             "broker_url": self.CELERY_BROKER_URL,
             "broker_connection_retry_on_startup": True,
             "broker_connection_timeout": 3,
+            "broker_transport": broker_transport(self.CELERY_BROKER_URL),
             "broker_transport_options": broker_transport_options(
                 self.CELERY_BROKER_URL, self.BROKER_VISIBILITY_TIMEOUT_SECONDS
             ),

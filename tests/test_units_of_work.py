@@ -11,15 +11,18 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 
 import psycopg
 import pytest
 import redis
+import sqlalchemy as sa
 from flask import Flask
 
-from api.database import on_commit, on_end, read_row, unit_of_work
+from api.database import insert_new, on_commit, on_end, read_row, unit_of_work
 from api.extensions import db
+from api.inquiries.models import Inquiry, InquiryStatus
 from api.jobs.models import Job
 from api.maintenance import BY_NAME
 from config import ConfigError
@@ -264,6 +267,47 @@ def test_after_commit_callbacks_run_after_a_commit_and_never_after_a_rollback(ap
         with pytest.raises(RuntimeError):
             failing_unit()
     assert ran == ["committed", "ended", "ended again"]
+
+
+def test_rows_written_together_read_back_as_written_and_later_changes_are_kept(app):
+    """`insert_new` (every job submission): one statement, Python defaults on the objects as
+    in the rows, and the objects tracked afterwards like any loaded row."""
+    statements: list[str] = []
+    with app.app_context():
+        listen = lambda *args: statements.append(args[2])  # noqa: E731
+        sa.event.listen(db.engine, "before_cursor_execute", listen)
+        try:
+            with unit_of_work():
+                job = Job(id=uuid.uuid4(), kind="email", payload={"to": "ayu"})
+                inquiry = Inquiry(name="Ayu", email="ayu@example.com", subject="Hi", message="m")
+                inquiry.job_id = job.id
+                insert_new(job, inquiry)
+                assert len(statements) == 1  # both rows, one round trip
+                seen = (job.status, job.attempts, job.version, job.created_at, inquiry.status)
+                assert len(statements) == 1  # defaults were set here, not read back
+                inquiry.status = InquiryStatus.ANSWERED  # a change after the write
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", listen)
+    assert seen[:3] == ("queued", 0, 0)
+    assert seen[4] == "new"
+    assert sql(app, "SELECT kind, status, attempts, version, created_at, payload FROM jobs") == [
+        ("email", "queued", 0, 0, seen[3], {"to": "ayu"})
+    ]
+    assert sql(app, "SELECT id, job_id, status FROM inquiries") == [
+        (inquiry.id, job.id, "answered")
+    ]
+
+
+def test_rows_written_together_are_refused_together(app):
+    """A row that breaks a constraint (here: a job that does not exist) takes the other rows of
+    its statement with it."""
+    job = Job(id=uuid.uuid4(), kind="email")
+    inquiry = Inquiry(name="Ayu", email="a@example.com", subject="Hi", message="m")
+    inquiry.job_id = uuid.uuid4()  # not the job's id
+    with app.app_context(), pytest.raises(sa.exc.IntegrityError), unit_of_work():
+        insert_new(job, inquiry)
+    assert sql(app, "SELECT count(*) FROM jobs") == [(0,)]
+    assert sql(app, "SELECT count(*) FROM inquiries") == [(0,)]
 
 
 def test_the_lean_read_path_runs_selects_only(app):

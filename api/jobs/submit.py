@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import update
 
 from api import logs
+from api.database import insert_new
 from api.extensions import db
 from api.jobs.broker import publish_after_commit
 from api.jobs.kinds import KINDS, JobKind
@@ -57,10 +58,7 @@ def submit(job: Job, submission: Submission, *related: Any) -> Job:
 
     A repeated Idempotency-Key never gets here: `api.idempotency` replays it first.
     """
-    db.session.add(job)
-    db.session.flush()  # the job first: the feature's rows point at it
-    db.session.add_all(related)
-    db.session.flush()
+    insert_new(job, *related)  # one round trip; the job first: the feature's rows point at it
     enqueue_after_commit(job.id, KINDS[job.kind])
     return job
 
