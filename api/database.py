@@ -199,7 +199,8 @@ def _insert_statement(shape: tuple[tuple[type[Any], tuple[str, ...]], ...]) -> I
 
 
 def _holds_related(instance: Any) -> bool:
-    return any(key in instance.__dict__ for key in sa_inspect(type(instance)).relationships)
+    relationships = sa_inspect(type(instance)).relationships
+    return any(relationship.key in instance.__dict__ for relationship in relationships)
 
 
 def _new_row(instance: Any) -> dict[str, Any]:

@@ -107,6 +107,7 @@ def test_the_back_office_shows_the_stored_analysis(app, client, worker):
     analysis = inquiry["analysis"]
     assert analysis == job["result"]["analysis"]
     assert analysis["category"] == "Itinerary Planning"
+    assert inquiry["category"] == "Itinerary Planning"  # the filterable column, set with it
     assert analysis["required_action"] == (
         "Draft a day-by-day itinerary proposal and send it with a quote."
     )

@@ -6,7 +6,7 @@ import uuid
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import Select, select
+from sqlalchemy import Select, bindparam, select, update
 
 from api.catalogue import service as catalogue
 from api.errors import NotFound
@@ -43,16 +43,34 @@ def submit_inquiry(data: dict[str, Any], submission: Submission) -> Job:
     return submit(job, submission, inquiry)
 
 
+# The email job reads and updates its inquiry with two statements built once, on the job's unit
+# of work (the ORM's get and flush cost about a tenth of the job's CPU).
+_INQUIRY = select(*Inquiry.__table__.c).where(Inquiry.id == bindparam("inquiry_id"))
+_SET_ANALYSIS = (
+    update(Inquiry)
+    .where(Inquiry.id == bindparam("inquiry_id"))
+    .values(
+        analysis=bindparam("analysis", type_=Inquiry.__table__.c.analysis.type),
+        category=bindparam("category", type_=Inquiry.__table__.c.category.type),
+    )
+)
+
+
 def inquiry_emails(payload: dict[str, Any]) -> Composition:
-    inquiry = db.session.get(Inquiry, uuid.UUID(payload["inquiry_id"]))
+    connection = db.session.connection()
+    inquiry_id = uuid.UUID(payload["inquiry_id"])
+    inquiry = connection.execute(_INQUIRY, {"inquiry_id": inquiry_id}).first()
     if inquiry is None:
         raise JobFailed("inquiry_not_found", "The inquiry this email job refers to is gone.")
-    if inquiry.analysis is None:  # once: a retried job reuses it (committed with its progress)
-        inquiry.analysis = analyse(inquiry, catalogue.place_names())
-        inquiry.category = inquiry.analysis["category"]
-        db.session.flush()
-    context = {"inquiry": inquiry, "analysis": inquiry.analysis}
-    language, confirmation, subject = confirmation_for(inquiry.analysis.get("language"))
+    analysis = inquiry.analysis
+    if analysis is None:  # once: a retried job reuses it (committed with its progress)
+        analysis = analyse(inquiry, catalogue.place_names())
+        connection.execute(
+            _SET_ANALYSIS,
+            {"inquiry_id": inquiry_id, "analysis": analysis, "category": analysis["category"]},
+        )
+    context = {"inquiry": inquiry, "analysis": analysis}
+    language, confirmation, subject = confirmation_for(analysis.get("language"))
     return Composition(
         mails=[
             Mail(
@@ -72,7 +90,7 @@ def inquiry_emails(payload: dict[str, Any]) -> Composition:
                 reply_to=current_app.config["COMPANY_TARGET_EMAIL"],
             ),
         ],
-        result={"inquiry_id": str(inquiry.id), "analysis": inquiry.analysis},
+        result={"inquiry_id": str(inquiry.id), "analysis": analysis},
     )
 
 
