@@ -153,7 +153,8 @@ def commits_allowed() -> Iterator[Session]:
 
 def insert_new(*instances: Any) -> None:
     """Write new rows in ONE statement (every row but the last a data-modifying CTE of the
-    last INSERT) in the current unit of work, and attach them to the session as if loaded.
+    last INSERT; on SQLite one statement per row) in the current unit of work, and attach them
+    to the session as if loaded.
 
     The ORM's flush would cost a round trip per table plus its unit-of-work bookkeeping; a
     job submission pays that on every request. PostgreSQL checks foreign keys at the end of
@@ -169,21 +170,27 @@ def insert_new(*instances: Any) -> None:
             session.flush()
         return
     rows = [_new_row(instance) for instance in instances]
-    statement = _insert_statement(
-        tuple((type(i), tuple(row)) for i, row in zip(instances, rows, strict=True))
+    connection = session.connection()
+    statements = _insert_statements(
+        tuple((type(i), tuple(row)) for i, row in zip(instances, rows, strict=True)),
+        together=connection.dialect.name == "postgresql",
     )
     parameters = {f"r{n}_{key}": value for n, row in enumerate(rows) for key, value in row.items()}
-    session.connection().execute(statement, parameters)
+    for statement in statements:  # each takes its own rows' parameters
+        connection.execute(statement, parameters)
     for instance in instances:
         make_transient_to_detached(instance)
         session.add(instance)
 
 
 @lru_cache(maxsize=64)
-def _insert_statement(shape: tuple[tuple[type[Any], tuple[str, ...]], ...]) -> Insert:
-    """One statement per shape (models and the columns given), with bound parameters: built
-    and compiled once, where values written into the statement cost a coercion and a cache
-    key per value on every call."""
+def _insert_statements(
+    shape: tuple[tuple[type[Any], tuple[str, ...]], ...], together: bool
+) -> tuple[Insert, ...]:
+    """The statements for one shape (models and the columns given), with bound parameters:
+    built and compiled once, where values written into a statement cost a coercion and a cache
+    key per value on every call. `together`: one statement (PostgreSQL's data-modifying CTEs);
+    otherwise one per row, in order (SQLite, the embedded default, has no such CTEs)."""
     statements = []
     for number, (model, keys) in enumerate(shape):
         columns = sa_inspect(model).columns
@@ -192,36 +199,60 @@ def _insert_statement(shape: tuple[tuple[type[Any], tuple[str, ...]], ...]) -> I
                 {key: bindparam(f"r{number}_{key}", type_=columns[key].type) for key in keys}
             )
         )
+    if not together:
+        return tuple(statements)
     statement = statements[-1]
     for number, earlier in enumerate(statements[:-1]):
         statement = statement.add_cte(earlier.cte(f"new_row_{number}"))
-    return statement
+    return (statement,)
 
 
 def _holds_related(instance: Any) -> bool:
-    relationships = sa_inspect(type(instance)).relationships
-    return any(relationship.key in instance.__dict__ for relationship in relationships)
+    return any(key in instance.__dict__ for key in _columns_of(instance)[1])
+
+
+ColumnPlan = tuple[tuple[tuple[str, Callable[[], Any] | None, bool], ...], tuple[str, ...]]
+_COLUMN_PLANS: dict[type[Any], ColumnPlan] = {}
+
+
+def _columns_of(instance: Any) -> ColumnPlan:
+    """Per model, once: each column's attribute key, the Python default to call when the object
+    holds no value (None: NULL), and whether the database fills it; the relationship keys."""
+    plan = _COLUMN_PLANS.get(type(instance))
+    if plan is None:
+        plan = _COLUMN_PLANS[type(instance)] = _column_plan(sa_inspect(type(instance)))
+    return plan
+
+
+def _column_plan(mapper: Any) -> ColumnPlan:
+    columns = []
+    for attribute in mapper.column_attrs:
+        column = attribute.columns[0]
+        default: Callable[[], Any] | None = None
+        if column.default is not None and getattr(column.default, "is_scalar", False):
+            default = lambda value=column.default.arg: value  # noqa: E731
+        elif column.default is not None and getattr(column.default, "is_callable", False):
+            default = lambda call=column.default.arg: call(None)  # noqa: E731 - ctx unused
+        columns.append((attribute.key, default, column.server_default is not None))
+    return tuple(columns), tuple(relationship.key for relationship in mapper.relationships)
 
 
 def _new_row(instance: Any) -> dict[str, Any]:
     """The INSERT's values: what the object holds, else its column's Python default (set on
-    the object too), else NULL, except columns a server default fills."""
+    the object too). A column left NULL is left out (it is NULL without being sent), and so is
+    one a server default fills, whose attribute is loaded when first read."""
     row: dict[str, Any] = {}
-    for attribute in sa_inspect(type(instance)).column_attrs:
-        key, column = attribute.key, attribute.columns[0]
-        if key in instance.__dict__:
-            row[key] = instance.__dict__[key]
+    held = instance.__dict__
+    for key, default, server_fills in _columns_of(instance)[0]:
+        if key in held:
+            value = held[key]
+        elif server_fills and default is None:
             continue
-        default = column.default
-        if default is None and column.server_default is not None:
-            continue  # the database fills it; the attribute is loaded when first read
-        value = None
-        if default is not None and getattr(default, "is_scalar", False):
-            value = default.arg
-        elif default is not None and getattr(default, "is_callable", False):
-            value = default.arg(None)  # wrapped by SQLAlchemy: ignores the context
-        setattr(instance, key, value)
-        row[key] = value
+        else:
+            value = default() if default is not None else None
+            setattr(instance, key, value)
+        if value is not None or server_fills:
+            row[key] = value
     return row
 
 
