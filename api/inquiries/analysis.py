@@ -176,16 +176,19 @@ def _summary(name: str, subject: str, message: str) -> str:
     return f"{name} ({subject}): {first}"
 
 
+# The category and urgency words, each found where a word starts (compiled once, not per job).
+KEYWORD_PATTERNS = tuple(
+    (word, re.compile(rf"\b{re.escape(word)}"))
+    for words in [*CATEGORY_WORDS.values(), URGENT_WORDS]
+    for word in words
+)
+
+
 def _keywords(text: str, places: list[str]) -> list[str]:
     """Catalogue places named in the text first, then the category and urgency words found,
     then the longest other words: at most MAX_KEYWORDS, each at most MAX_KEYWORD characters."""
     found = [place for place in places if place.lower() in text]
-    found += [
-        word
-        for words in [*CATEGORY_WORDS.values(), URGENT_WORDS]
-        for word in words
-        if re.search(rf"\b{re.escape(word)}", text)
-    ]
+    found += [word for word, starts_a_word in KEYWORD_PATTERNS if starts_a_word.search(text)]
     others = sorted(
         {w for w in re.findall(r"[a-zà-ÿ]{5,}", text) if w not in STOPWORDS},
         key=lambda w: (-len(w), w),

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from email.utils import formatdate, parseaddr
 from typing import Any
 
-from flask import current_app, render_template
+from flask import current_app
 
 from api.extensions import email_sender
 from api.integrations.email import OutgoingEmail
@@ -71,6 +71,13 @@ def queue_email(
     return submit(job, submission)
 
 
+def render_email(name: str, context: dict[str, Any]) -> str:
+    """A template of the app's Jinja environment, rendered with `context` only: an email has no
+    request, so Flask's context processors (request, session, g) and its render signals, which
+    `render_template` runs for each of a job's four templates, give it nothing."""
+    return current_app.jinja_env.get_template(name).render(context)
+
+
 def build_message(mail: Mail, message_id: str) -> OutgoingEmail:
     config = current_app.config
     context = {
@@ -85,8 +92,8 @@ def build_message(mail: Mail, message_id: str) -> OutgoingEmail:
         reply_to=mail.reply_to,
         message_id=message_id,
         date=formatdate(usegmt=True),
-        text=render_template(f"email/{mail.template}.txt", **context),
-        html=render_template(f"email/{mail.template}.html", **context),
+        text=render_email(f"email/{mail.template}.txt", context),
+        html=render_email(f"email/{mail.template}.html", context),
     )
 
 
