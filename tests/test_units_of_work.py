@@ -23,6 +23,7 @@ from flask import Flask
 from api.database import insert_new, on_commit, on_end, read_row, unit_of_work
 from api.extensions import db
 from api.inquiries.models import Inquiry, InquiryStatus
+from api.jobs.lifecycle import claim, complete, write_with_outcome
 from api.jobs.models import Job
 from api.maintenance import BY_NAME
 from config import ConfigError
@@ -308,6 +309,35 @@ def test_rows_written_together_are_refused_together(app):
         insert_new(job, inquiry)
     assert sql(app, "SELECT count(*) FROM jobs") == [(0,)]
     assert sql(app, "SELECT count(*) FROM inquiries") == [(0,)]
+
+
+def test_a_write_made_with_the_outcome_happens_only_while_the_attempt_holds_the_job(app, client):
+    """`write_with_outcome` (the inquiry email's analysis): written with the outcome when the
+    fence holds, not at all when the job was canceled meanwhile."""
+    mark = (
+        sa.update(Inquiry)
+        .where(Inquiry.id == sa.bindparam("marked_id"))
+        .values(status=sa.bindparam("marked_status", type_=sa.String()))
+    )
+    held, canceled = (
+        uuid.UUID(client.post("/api/v1/inquiries", json=VALID).get_json()["id"]) for _ in "ab"
+    )
+    with app.app_context():
+        for job_id in (held, canceled):
+            run = claim(job_id)
+            assert run is not None
+            if job_id == canceled:  # cancelled while its handler ran
+                sql(app, f"UPDATE jobs SET status = 'canceled' WHERE id = '{job_id}'")
+            (inquiry_id,) = sql(app, f"SELECT id FROM inquiries WHERE job_id = '{job_id}'")[0]
+            write_with_outcome(run, mark, {"marked_id": inquiry_id, "marked_status": "answered"})
+            assert complete(run, {"done": True}) is (job_id == held)
+    rows = sql(
+        app,
+        "SELECT j.id, j.status, j.result, i.status FROM jobs j JOIN inquiries i ON i.job_id = j.id",
+    )
+    assert sorted(rows) == sorted(
+        [(held, "succeeded", {"done": True}, "answered"), (canceled, "canceled", None, "new")]
+    )
 
 
 def test_the_lean_read_path_runs_selects_only(app):

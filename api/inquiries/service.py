@@ -9,6 +9,7 @@ from flask import current_app
 from sqlalchemy import Select, bindparam, select, update
 
 from api.catalogue import service as catalogue
+from api.database import read_row
 from api.errors import NotFound
 from api.extensions import db
 from api.inquiries.analysis import analyse
@@ -18,6 +19,7 @@ from api.jobs.kinds import EMAIL
 from api.jobs.models import Job
 from api.jobs.submit import Submission, new_job, submit
 from api.mail.service import Composition, Mail, email_payload
+from api.models import utcnow
 
 INQUIRY_TEMPLATE = "inquiry"
 # The sender's confirmation, by the language the analysis detected (English otherwise):
@@ -43,31 +45,39 @@ def submit_inquiry(data: dict[str, Any], submission: Submission) -> Job:
     return submit(job, submission, inquiry)
 
 
-# The email job reads and updates its inquiry with two statements built once, on the job's unit
-# of work (the ORM's get and flush cost about a tenth of the job's CPU).
+# The email job reads its inquiry and writes the analysis with two statements built once: the
+# read on its own (autocommit), the write with the job's outcome, so an inquiry's email job
+# costs no transaction of its own (the ORM's get and flush were about a tenth of its CPU).
 _INQUIRY = select(*Inquiry.__table__.c).where(Inquiry.id == bindparam("inquiry_id"))
 _SET_ANALYSIS = (
     update(Inquiry)
-    .where(Inquiry.id == bindparam("inquiry_id"))
+    .where(Inquiry.id == bindparam("analysed_id"))
     .values(
         analysis=bindparam("analysis", type_=Inquiry.__table__.c.analysis.type),
         category=bindparam("category", type_=Inquiry.__table__.c.category.type),
+        updated_at=bindparam("analysed_at", type_=Inquiry.__table__.c.updated_at.type),
     )
 )
 
 
 def inquiry_emails(payload: dict[str, Any]) -> Composition:
-    connection = db.session.connection()
-    inquiry_id = uuid.UUID(payload["inquiry_id"])
-    inquiry = connection.execute(_INQUIRY, {"inquiry_id": inquiry_id}).first()
+    inquiry = read_row(_INQUIRY, {"inquiry_id": uuid.UUID(payload["inquiry_id"])})
     if inquiry is None:
         raise JobFailed("inquiry_not_found", "The inquiry this email job refers to is gone.")
     analysis = inquiry.analysis
-    if analysis is None:  # once: a retried job reuses it (committed with its progress)
+    writes = []
+    if analysis is None:  # once: a retried job reuses it (written with its progress)
         analysis = analyse(inquiry, catalogue.place_names())
-        connection.execute(
-            _SET_ANALYSIS,
-            {"inquiry_id": inquiry_id, "analysis": analysis, "category": analysis["category"]},
+        writes.append(
+            (
+                _SET_ANALYSIS,
+                {
+                    "analysed_id": inquiry.id,
+                    "analysis": analysis,
+                    "category": analysis["category"],
+                    "analysed_at": utcnow(),
+                },
+            )
         )
     context = {"inquiry": inquiry, "analysis": analysis}
     language, confirmation, subject = confirmation_for(analysis.get("language"))
@@ -91,6 +101,7 @@ def inquiry_emails(payload: dict[str, Any]) -> Composition:
             ),
         ],
         result={"inquiry_id": str(inquiry.id), "analysis": analysis},
+        with_outcome=writes,
     )
 
 

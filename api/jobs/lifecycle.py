@@ -15,6 +15,11 @@ Outcomes a handler signals:
   are rolled back), else `failed`.
 * anything else: `failed` with `internal_error`, the handler's rows rolled back.
 
+A handler may instead hand the lifecycle an UPDATE to make with the outcome
+(`write_with_outcome`): on PostgreSQL it joins the fenced outcome statement, and a handler that
+reads with `read_row` and writes only this way costs its job three statements and no
+transaction (claim, read, outcome), as an inquiry's email does.
+
 A handler that must record progress before going on (e.g. each email sent through a provider
 that cannot deduplicate) calls `save_progress(run)`, which commits under the same fence.
 
@@ -42,14 +47,15 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import structlog
 from celery import Task, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from flask import current_app
-from sqlalchemy import Update, and_, bindparam, func, or_, update
+from sqlalchemy import Update, and_, bindparam, exists, func, or_, select, update
 from sqlalchemy.engine import Engine
+from sqlalchemy.sql import Executable
 
 from api.database import (
     autocommit_execute,
@@ -83,6 +89,8 @@ class JobRun:
     progress: dict[str, Any] = field(default_factory=dict)
     has_callback: bool = False  # a terminal outcome records a webhook delivery
     claimed_at: float = field(default_factory=time.monotonic)
+    # The handler's writes made with the next outcome (`write_with_outcome`).
+    with_outcome: list[tuple[Update, dict[str, Any]]] = field(default_factory=list)
 
 
 Handler = Callable[[JobRun], dict[str, Any]]
@@ -174,42 +182,88 @@ def _fenced_update(columns: tuple[str, ...]) -> Update:
     )
 
 
-def _fenced(run: JobRun, **values: Any) -> int | None:
+def write_with_outcome(run: JobRun, statement: Update, parameters: dict[str, Any]) -> None:
+    """Make `statement` (an UPDATE of the handler's rows, built once, with parameter names of
+    its own) part of the attempt's next outcome write, in its statement on PostgreSQL, and only
+    if the attempt still holds the job. A handler that reads with `read_row` and writes only
+    this way costs its job no transaction: the outcome is one autocommit statement (no BEGIN,
+    no COMMIT, no flush)."""
+    run.with_outcome.append((statement, parameters))
+
+
+@functools.cache
+def _outcome_statement(columns: tuple[str, ...], companions: tuple[Update, ...]) -> Executable:
+    """The fenced UPDATE, with the handler's writes as data-modifying CTEs that change rows
+    only when the fence held (`EXISTS` on the outcome's RETURNING)."""
+    fenced = _fenced_update(columns)
+    if not companions:
+        return fenced
+    outcome = fenced.cte("outcome")
+    held = exists(select(outcome.c.version))
+    statement = select(outcome.c.version).add_cte(outcome)
+    for number, companion in enumerate(companions):
+        statement = statement.add_cte(companion.where(held).cte(f"with_outcome_{number}"))
+    return statement
+
+
+def _fenced(run: JobRun, alone: bool, **values: Any) -> int | None:
     """Write to the job only if this attempt still holds it (not canceled, not taken over);
     the job's new version, or None when the write was fenced out.
 
-    On the unit of work's connection (its transaction), after flushing the handler's rows, as
-    the ORM's autoflush did; Core, so without the ORM's bulk-update machinery."""
+    `alone`: the unit of work holds nothing else, so the write is one autocommit statement.
+    Otherwise on the unit of work's connection (its transaction), after flushing the handler's
+    rows, as the ORM's autoflush did; Core, so without the ORM's bulk-update machinery."""
     values.setdefault("updated_at", utcnow())
-    db.session.flush()
     columns = tuple(sorted(values))
-    parameters = {f"set_{name}": values[name] for name in columns}
-    version: int | None = (
-        db.session.connection()
-        .execute(
-            _fenced_update(columns),
-            {"fence_id": run.id, "fence_attempt": run.attempt, **parameters},
-        )
-        .scalar_one_or_none()
-    )
-    return version
+    parameters = {"fence_id": run.id, "fence_attempt": run.attempt}
+    parameters.update({f"set_{name}": values[name] for name in columns})
+    companions, run.with_outcome = run.with_outcome, []
+    for _, own in companions:
+        parameters.update(own)
+    if alone:
+        statement = _outcome_statement(columns, tuple(write for write, _ in companions))
+        return cast("int | None", autocommit_execute(statement, parameters).scalar_one_or_none())
+    db.session.flush()
+    connection = db.session.connection()
+    if connection.dialect.name != "postgresql":  # SQLite: no data-modifying CTEs
+        version = connection.execute(_fenced_update(columns), parameters).scalar_one_or_none()
+        if version is not None:
+            for write, own in companions:
+                connection.execute(write, own)
+        return cast("int | None", version)
+    statement = _outcome_statement(columns, tuple(write for write, _ in companions))
+    return cast("int | None", connection.execute(statement, parameters).scalar_one_or_none())
+
+
+def _holds_nothing() -> bool:
+    """The job's unit of work has begun no transaction and holds no change: its outcome can be
+    written by one statement of its own (PostgreSQL: with the handler's writes as CTEs)."""
+    session = db.session()
+    if session.in_transaction() or session.new or session.dirty or session.deleted:
+        return False
+    return bool(db.engine.dialect.name == "postgresql")
 
 
 def _commit_outcome(run: JobRun, code: str = "", **values: Any) -> bool:
-    """The attempt's outcome and the handler's rows in one commit, or nothing if the fence
-    fails. A terminal status also records the webhook delivery (published after the commit);
-    waiters are told once it is committed."""
-    version = _fenced(run, **values)
+    """The attempt's outcome and the handler's rows in one commit (or one autocommit statement
+    when that is all there is), or nothing if the fence fails. A terminal status also records
+    the webhook delivery (published after the commit); waiters are told once it is committed."""
+    records_webhook = values.get("status") in TERMINAL_STATUSES and run.has_callback
+    alone = not records_webhook and _holds_nothing()
+    version = _fenced(run, alone, **values)
     if version is None:
         db.session.rollback()
         log.info("job %s attempt %s no longer holds the job; outcome dropped", run.id, run.attempt)
         _record(run, "superseded")
         return False
-    if values.get("status") in TERMINAL_STATUSES and run.has_callback:
-        webhooks.record_terminal_event(run.id)
-    events.notify_after_commit(run.id, version)
-    with commits_allowed():
-        db.session.commit()
+    if alone:
+        events.notify(run.id, version)
+    else:
+        if records_webhook:
+            webhooks.record_terminal_event(run.id)
+        events.notify_after_commit(run.id, version)
+        with commits_allowed():
+            db.session.commit()
     outcome = OUTCOMES.get(values.get("status"))
     if outcome is not None:
         _record(run, outcome, code)
@@ -283,8 +337,14 @@ def backoff_seconds(attempt: int) -> float:
     return float(ceiling / 2 + random.uniform(0, ceiling / 2))
 
 
+def _discard_handler_rows(run: JobRun) -> None:
+    """The handler's rows are not part of the outcome: those flushed and those kept for it."""
+    db.session.rollback()
+    run.with_outcome.clear()
+
+
 def _retry_or_fail(task: Task, run: JobRun, code: str, message: str) -> None:
-    db.session.rollback()  # the failed attempt's rows are not part of any outcome
+    _discard_handler_rows(run)  # the failed attempt's rows are not part of any outcome
     if run.attempt >= current_app.config["JOB_MAX_ATTEMPTS"]:
         fail(run, code, f"{message} (gave up after {run.attempt} attempts)")
         return
@@ -461,7 +521,7 @@ def _attempt(task: Task, run: JobRun, handler: Handler) -> None:
         with commits_refused("a job handler's rows are committed by the job lifecycle"):
             result = handler(run)
     except JobSuperseded:
-        db.session.rollback()
+        _discard_handler_rows(run)
         _record(run, "superseded")
         return
     except JobFailed as exc:
@@ -469,7 +529,7 @@ def _attempt(task: Task, run: JobRun, handler: Handler) -> None:
         return
     except IntegrationError as exc:
         if not exc.retryable:
-            db.session.rollback()
+            _discard_handler_rows(run)
             fail(run, exc.code, exc.message)
             return
         _retry_or_fail(task, run, exc.code, exc.message)
@@ -481,7 +541,7 @@ def _attempt(task: Task, run: JobRun, handler: Handler) -> None:
         if database_unavailable(exc):
             raise  # not the job's fault: it is put back once the database answers
         log.exception("job %s attempt %s crashed", run.id, run.attempt)
-        db.session.rollback()
+        _discard_handler_rows(run)
         fail(run, "internal_error", "An unexpected error stopped this job.")
         return
     complete(run, result)

@@ -18,12 +18,13 @@ from email.utils import formatdate, parseaddr
 from typing import Any
 
 from flask import current_app
+from sqlalchemy import Update
 
 from api.extensions import email_sender
 from api.integrations.email import OutgoingEmail
 from api.jobs.errors import JobFailed
 from api.jobs.kinds import EMAIL
-from api.jobs.lifecycle import JobRun, save_progress
+from api.jobs.lifecycle import JobRun, save_progress, write_with_outcome
 from api.jobs.models import Job
 from api.jobs.submit import Submission, new_job, submit
 from api.security import Caller
@@ -44,6 +45,9 @@ class Mail:
 class Composition:
     mails: list[Mail]
     result: dict[str, Any] = field(default_factory=dict)
+    # UPDATEs of the composer's rows (statement, parameters), made with the job's outcome
+    # (`api.jobs.lifecycle.write_with_outcome`).
+    with_outcome: list[tuple[Update, dict[str, Any]]] = field(default_factory=list)
 
 
 Composer = Callable[[dict[str, Any]], Composition]
@@ -103,6 +107,8 @@ def send_email_job(run: JobRun, composers: Mapping[str, Composer]) -> dict[str, 
     if template not in composers:
         raise JobFailed("unknown_email_template", f"No email template named {template!r}.")
     composition = composers[template](run.payload)
+    for statement, parameters in composition.with_outcome:
+        write_with_outcome(run, statement, parameters)
     sender = email_sender.current
     domain = parseaddr(current_app.config["EMAIL_FROM"])[1].rpartition("@")[2] or "localhost"
     sent: dict[str, Any] = run.progress.setdefault("sent", {})
