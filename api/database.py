@@ -42,7 +42,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm import Session, SessionTransaction, make_transient_to_detached
 from sqlalchemy.sql import Executable
 
-from api.errors import problem
+from api.errors import problem, statement_refused
 from api.extensions import db
 
 log = logging.getLogger(__name__)
@@ -453,7 +453,7 @@ def database_unavailable(exc: BaseException) -> bool:
     """True when `exc` says the database could not be reached (down, restarting, pool empty),
     not that it refused a statement: such work is worth retrying once the database answers."""
     if isinstance(exc, OperationalError | InterfaceError | PoolTimeout):
-        return True
+        return not statement_refused(exc)
     return isinstance(exc, DBAPIError) and exc.connection_invalidated
 
 

@@ -223,8 +223,27 @@ def handle_backing_service_down(error: Exception) -> Response:
     )
 
 
+# SQLite reports a statement it cannot run (a bug of ours, not an outage) as an
+# OperationalError, as it reports a locked or unreadable database; PostgreSQL's drivers raise
+# ProgrammingError for those. Told apart by SQLite's own messages.
+SQLITE_REFUSED_STATEMENT = ("syntax error", "no such table", "no such column", "has no column")
+
+
+def statement_refused(error: BaseException) -> bool:
+    """An OperationalError that says the statement was wrong, not that the database is away."""
+    if not isinstance(error, sqlalchemy.exc.OperationalError):
+        return False
+    orig = error.orig
+    if type(orig).__module__ != "sqlite3":
+        return False
+    return any(words in str(orig) for words in SQLITE_REFUSED_STATEMENT)
+
+
 def handle_database_unavailable(error: Exception) -> Response:
-    """The database is down or the connection broke: a clear 503 (the pool reconnects)."""
+    """The database is down or the connection broke: a clear 503 (the pool reconnects). A
+    statement the database could not run is a bug: a 500, logged with its traceback."""
+    if statement_refused(error):
+        return handle_unexpected(error)
     log.error("database unavailable: %s", type(error).__name__)
     return problem(
         503,

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
+import sqlalchemy.exc
 from flask import Response
 
+from api.database import database_unavailable
 from tests.test_inquiries import VALID
 
 
@@ -141,3 +145,29 @@ def test_cors_preflight_allows_configured_origins_only(make_app):
 
     assert allowed.headers["Access-Control-Allow-Origin"] == "https://baliblissed.com"
     assert "Access-Control-Allow-Origin" not in refused.headers
+
+
+@pytest.mark.parametrize(
+    ("message", "status"),
+    [
+        ("database is locked", 503),  # SQLite busy: try again shortly
+        ("unable to open database file", 503),
+        ('near "WITH": syntax error', 500),  # a statement SQLite cannot run: our bug
+        ("no such table: inquiries", 500),
+    ],
+)
+def test_sqlite_operational_errors_tell_an_outage_from_a_bug(app, message, status):
+    """SQLite reports both as OperationalError; only the outage is a 503 worth retrying (a job
+    put back in the queue), a bug is a 500 logged with its traceback."""
+
+    def fail() -> None:
+        raise sqlalchemy.exc.OperationalError("SELECT 1", {}, sqlite3.OperationalError(message))
+
+    app.add_url_rule("/sqlite-fails", view_func=fail)
+
+    response = app.test_client().get("/sqlite-fails")
+
+    assert response.status_code == status
+    assert response.content_type == "application/problem+json"
+    error = sqlalchemy.exc.OperationalError("SELECT 1", {}, sqlite3.OperationalError(message))
+    assert database_unavailable(error) is (status == 503)
