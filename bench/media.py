@@ -57,7 +57,9 @@ def main() -> None:
                 storage.store_image(
                     f"bench/{count}",
                     images.encode_original(image, file_type),
-                    lambda size, fmt, upright=upright: images.encode(upright, fmt, size),
+                    lambda size, fmt, upright=upright: images.encode(  # type: ignore[misc]
+                        upright, fmt, size
+                    ),
                 )
                 count += 1
             elapsed = time.perf_counter() - started

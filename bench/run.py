@@ -179,6 +179,7 @@ class Process:
     """A command started in its own session, stopped by its own process group only."""
 
     def __init__(self, command: list[str], env: dict[str, str], log: Path) -> None:
+        self.command = command
         self.log = log
         self.popen = subprocess.Popen(
             command,
@@ -194,7 +195,7 @@ class Process:
 
         def checked() -> bool:
             if self.popen.poll() is not None:
-                raise RuntimeError(f"bench: {self.popen.args[:4]} exited; see {self.log}")
+                raise RuntimeError(f"bench: {self.command[:4]} exited; see {self.log}")
             return condition()
 
         return checked
@@ -506,6 +507,8 @@ class Bench:
         self.bare_id = json.loads(body)["id"]
         with psycopg.connect(self.database_url) as conn:
             row = conn.execute("SELECT slug FROM posts ORDER BY slug LIMIT 1").fetchone()
+        if row is None:
+            raise RuntimeError("bench: the seeded posts are missing")
         self.slug = row[0]
         status, _, body = request(self.app_base, "GET", f"/api/v1/posts/{self.slug}")
         if status != 200:
@@ -660,11 +663,14 @@ class Bench:
         worker = self.start_bare_worker()
         try:
             wait_until(
-                worker.check(lambda: broker.llen("bench:finished") >= count), 300, "the no-op tasks"
+                worker.check(lambda: int(broker.llen("bench:finished")) >= count),  # type: ignore[arg-type]
+                300,
+                "the no-op tasks",
             )
         finally:
             worker.stop()
-        times = sorted(float(value) for value in broker.lrange("bench:finished", 0, -1))
+        finished: list[bytes] = broker.lrange("bench:finished", 0, -1)  # type: ignore[assignment]
+        times = sorted(float(value) for value in finished)
         return (len(times) - 1) / (times[-1] - times[0])
 
     def latency_round(self, round_: int) -> None:
@@ -937,8 +943,8 @@ def package_of(filename: str) -> str:
     if "site-packages/" in filename:
         return filename.split("site-packages/")[1].split("/")[0]
     if str(ROOT) in filename:
-        parts = Path(filename).relative_to(ROOT).parts
-        return "/".join(parts[:2]) if parts[0] == "api" else parts[0]
+        inside = Path(filename).relative_to(ROOT).parts
+        return "/".join(inside[:2]) if inside[0] == "api" else inside[0]
     if "/lib/python3" in filename:
         return "stdlib:" + filename.split("/lib/python3")[1].split("/")[1].removesuffix(".py")
     return filename
@@ -1009,7 +1015,7 @@ def report(bench: Bench, args: argparse.Namespace) -> list[tuple[str, bool, Call
             (
                 figure,
                 met,
-                lambda c=client, own=life: (
+                lambda c=client, own=life: (  # type: ignore[misc]
                     f"    the job's own life (created → finished on the server) is {own:.0f} ms"
                     f" of the {c:.0f} ms; the wake after it is {c - own:.0f} ms"
                     " (see the worker's profile)"
