@@ -106,14 +106,17 @@ def _private_redis() -> str:
     raise RuntimeError(f"the private redis-server on port {port} did not start")
 
 
-def wait_until(predicate: Callable[[], Any], timeout: float, what: str) -> None:
-    """Poll `predicate` until it holds (the signal a test waits for), or fail after `timeout`."""
+def wait_until(
+    predicate: Callable[[], Any], timeout: float, what: str, interval: float = 0.01
+) -> None:
+    """Poll `predicate` every `interval` until it holds (the signal a test waits for), or fail
+    after `timeout`."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
             return
-        time.sleep(0.01)
-    raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 @contextmanager

@@ -26,7 +26,7 @@ import pytest
 import redis
 from PIL import Image
 
-from tests.conftest import PROJECT_ROOT, REDIS_HOST_URL, free_port, fresh_database
+from tests.conftest import PROJECT_ROOT, REDIS_HOST_URL, free_port, fresh_database, wait_until
 from tests.test_inquiries import VALID
 from tests.test_itineraries import REQUEST as TRIP
 
@@ -43,15 +43,6 @@ pytestmark = [
     # The suite's 120 s per test is less than a first start may take on a loaded machine.
     pytest.mark.timeout(FIRST_START_SECONDS + 180),
 ]
-
-
-def wait_until(predicate: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.5)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
 
 
 def get_json(url: str, timeout: float = 10) -> Any:
@@ -123,7 +114,9 @@ def make_run(tmp_path: Path, **settings: str) -> Iterator[FirstRun]:
     run = FirstRun(clone, process, log, port)
     started = time.monotonic()
     try:
-        wait_until(lambda: run.up() or process.poll() is not None, FIRST_START_SECONDS, "/health")
+        wait_until(
+            lambda: run.up() or process.poll() is not None, FIRST_START_SECONDS, "/health", 0.5
+        )
         assert process.poll() is None, f"make run stopped:\n{run.output()[-3000:]}"
         print(f"clone to /health: {time.monotonic() - started:.1f} s")
         yield run
@@ -137,7 +130,7 @@ def make_run(tmp_path: Path, **settings: str) -> Iterator[FirstRun]:
                 f"make run still running {STOP_SECONDS} s after Ctrl-C:\n{run.output()[-3000:]}"
             ) from None
         print(f"Ctrl-C to stopped: {time.monotonic() - stopping:.1f} s")
-        wait_until(lambda: not processes_in(clone), 20, "every process of make run to end")
+        wait_until(lambda: not processes_in(clone), 20, "every process of make run to end", 0.5)
         assert not re.search(r"^make run: .* stopped \(", run.output(), re.MULTILINE)
     finally:
         if process.poll() is None:

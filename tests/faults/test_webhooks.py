@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from tests.conftest import sql, token_for, wait_for_job
+from tests.conftest import sql, token_for, wait_for_job, wait_until
 from tests.faults.conftest import BeatProcess, DrainedWorker, record
 from tests.faults.test_workers import ONE_MINUTE
 from tests.support.tcp_proxy import TcpProxy
@@ -44,13 +44,6 @@ def attempts_of(app: Flask, url: str) -> list[dict[str, Any]]:
     )
     keys = ("number", "status_code", "error", "duration_ms", "attempted_at", "delivery_status")
     return [dict(zip(keys, row, strict=True)) for row in rows]
-
-
-def wait_until(condition: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, what
-        time.sleep(0.05)
 
 
 def recorded_outcome(attempt: dict[str, Any]) -> bool:
@@ -103,7 +96,7 @@ def test_webhook_receivers_down_hung_and_dripping_are_retried_on_schedule_and_bo
             seen = attempts_of(app, urls["down, then back"])
             return len(seen) >= 2 and all(recorded_outcome(a) for a in seen[:2])
 
-        wait_until(refused_twice, ONE_MINUTE, "the down receiver was not tried twice")
+        wait_until(refused_twice, ONE_MINUTE, "the down receiver to be tried twice", 0.05)
         down.start()  # back on the same address before the third attempt is due
         back = time.monotonic()
 
@@ -111,7 +104,7 @@ def test_webhook_receivers_down_hung_and_dripping_are_retried_on_schedule_and_bo
             statuses = sql(app, "SELECT status FROM webhook_deliveries")
             return len(statuses) == 3 and all(status != "pending" for (status,) in statuses)
 
-        wait_until(settled, 2 * ONE_MINUTE, "a delivery is still pending")
+        wait_until(settled, 2 * ONE_MINUTE, "every delivery to settle", 0.05)
         recovery = time.monotonic() - back
         attempts = {name: attempts_of(app, url) for name, url in urls.items()}
         received = {
