@@ -16,6 +16,7 @@ import time
 from collections import deque
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from honcho.environ import parse_procfile
 from honcho.manager import SYSTEM_PRINTER_NAME, Manager
@@ -32,14 +33,33 @@ SETUP_STEPS = (
 
 
 class RecordingPrinter(Printer):
-    """Prints like honcho and remembers the last lines each process wrote."""
+    """Prints like honcho and remembers the last lines each process wrote.
 
-    def __init__(self) -> None:
-        super().__init__(sys.stdout)
+    honcho's SIGINT/SIGTERM handler prints ("SIGINT received") from inside the main loop, so a
+    Ctrl-C that lands while a line is being printed re-enters the same stream, which raises
+    (`RuntimeError: reentrant call`) and kills the supervisor with its processes still
+    running. A message that arrives during a write is printed right after it instead."""
+
+    def __init__(self, output: Any = None) -> None:
+        super().__init__(output or sys.stdout)
         self.tails: dict[str, deque[str]] = {}
         self.stops: list[tuple[str, int]] = []  # (process, exit code) in the order they stopped
+        self._writing = False
+        self._waiting: deque[Message] = deque()
 
     def write(self, message: Message) -> None:
+        if self._writing:  # a signal handler printing in the middle of a write
+            self._waiting.append(message)
+            return
+        self._writing = True
+        try:
+            self._write(message)
+            while self._waiting:
+                self._write(self._waiting.popleft())
+        finally:
+            self._writing = False
+
+    def _write(self, message: Message) -> None:
         super().write(message)
         data = message.data
         text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data

@@ -4,6 +4,7 @@ Dockerfile's build context, and the example crontab against beat's table."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -13,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +22,7 @@ import jsonschema
 import pytest
 import yaml
 from honcho.environ import parse_procfile
+from honcho.printer import Message
 
 from api.jobs.kinds import KINDS, QUEUES
 from api.maintenance import PERIODIC
@@ -62,6 +65,34 @@ def test_procfile_gives_media_its_own_worker_and_the_rest_another():
     assert consumed_queues(procfile_argv("worker-media")) == {"media"}
     assert {"web", "worker", "worker-media", "beat"} <= set(run_system.PROCESSES)
     assert {"beat", "flower", "release"} <= set(PROCFILE)
+
+
+def test_make_runs_supervisor_survives_a_ctrl_c_in_the_middle_of_a_line():
+    """honcho's signal handler prints ("SIGINT received") from inside the loop; landing while a
+    line is printed it re-entered the stream, raised, and left the processes running."""
+
+    class Interrupting(io.StringIO):
+        """Output whose first write is interrupted by a signal handler that prints."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.interrupted = False
+
+        def write(self, text: str) -> int:
+            if not self.interrupted:
+                self.interrupted = True
+                printer.write(Message("line", "SIGINT received\n", NOW, "system", None))
+            return super().write(text)
+
+    NOW = datetime.now()  # noqa: N806
+    output = Interrupting()
+    printer = run_system.RecordingPrinter(output)
+    printer.write(Message("line", "ready\n", NOW, "web", None))
+    printer.write(Message("line", "web stopped (rc=0)\n", NOW, "system", None))
+
+    lines = [line.split("| ", 1)[1] for line in output.getvalue().splitlines()]
+    assert lines == ["ready", "SIGINT received", "web stopped (rc=0)"]
+    assert printer.stops == [("web", 0)]
 
 
 def test_the_procfile_workers_really_consume_those_queues(make_app, base_env):
