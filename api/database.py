@@ -151,6 +151,12 @@ def commits_allowed() -> Iterator[Session]:
 # --- new rows in one round trip ------------------------------------------------------------
 
 
+def writes_in_ctes(dialect: Any) -> bool:
+    """The database runs INSERT/UPDATE inside WITH (PostgreSQL; not SQLite, the embedded
+    default), so several writes can be one statement."""
+    return bool(dialect.name == "postgresql")
+
+
 def insert_new(*instances: Any) -> None:
     """Write new rows in ONE statement (every row but the last a data-modifying CTE of the
     last INSERT; on SQLite one statement per row) in the current unit of work, and attach them
@@ -173,7 +179,7 @@ def insert_new(*instances: Any) -> None:
     connection = session.connection()
     statements = _insert_statements(
         tuple((type(i), tuple(row)) for i, row in zip(instances, rows, strict=True)),
-        together=connection.dialect.name == "postgresql",
+        together=writes_in_ctes(connection.dialect),
     )
     parameters = {f"r{n}_{key}": value for n, row in enumerate(rows) for key, value in row.items()}
     for statement in statements:  # each takes its own rows' parameters

@@ -582,46 +582,42 @@ class Bench:
     def http_round(self, round_: int) -> None:
         assert self.app
         assert self.bare
+        app, bare = self.app, self.bare
         for figure, app_path, app_script, bare_path, bare_script, _ in HTTP_PAIRS:
-            runs = {}
-            order = ["app", "bare"] if round_ % 2 == 0 else ["bare", "app"]
-            for side in order:
-                base, path, script, pgid = (
-                    (self.app_base, app_path, app_script, self.app.pgid)
-                    if side == "app"
-                    else (self.bare_base, bare_path, bare_script, self.bare.pgid)
+            self.figures.pairs[figure].append(
+                self.alternate(
+                    round_,
+                    (self.url(self.app_base, app_path), app.pgid, app_script),
+                    (self.url(self.bare_base, bare_path), bare.pgid, bare_script),
                 )
-                runs[side] = wrk_load(
-                    self.wrk,
-                    self.url(base, path),
-                    self.args.seconds,
-                    self.args.connections,
-                    pgid,
-                    script,
+            )
+        # The cached reads against the original backend. Its hard-coded per-IP limits (10 and
+        # 20 a minute, answered 500 when exceeded) are kept from tripping by `original.lua`,
+        # which varies the API key they also count by.
+        for figure, app_path, original_path, _ in ORIGINAL_PAIRS if self.original_base else []:
+            self.figures.pairs[figure].append(
+                self.alternate(
+                    round_,
+                    (self.url(self.app_base, app_path), app.pgid, None),
+                    (
+                        self.url(self.original_base, original_path),
+                        self.original_pgid,
+                        "original.lua",
+                    ),
                 )
-            self.figures.pairs[figure].append((runs["app"], runs["bare"]))
-        if self.original_base:
-            self.original_round(round_)
+            )
 
-    def original_round(self, round_: int) -> None:
-        """The cached reads against the original backend, alternating as the bare pairs do.
-        Its hard-coded per-IP limits (10 and 20 a minute, answered 500 when exceeded) are kept
-        from tripping by `original.lua`, which varies the API key they also count by."""
-        assert self.app
-        for figure, app_path, original_path, _ in ORIGINAL_PAIRS:
-            runs = {}
-            for side in ["app", "original"] if round_ % 2 == 0 else ["original", "app"]:
-                runs[side] = wrk_load(
-                    self.wrk,
-                    self.url(self.app_base, app_path)
-                    if side == "app"
-                    else self.url(self.original_base, original_path),
-                    self.args.seconds,
-                    self.args.connections,
-                    self.app.pgid if side == "app" else self.original_pgid,
-                    None if side == "app" else "original.lua",
-                )
-            self.figures.pairs[figure].append((runs["app"], runs["original"]))
+    def alternate(
+        self, round_: int, app: tuple[str, int, str | None], baseline: tuple[str, int, str | None]
+    ) -> tuple[Load, Load]:
+        """One load of the app and one of its baseline (url, process group, wrk script), which
+        goes first alternating with the round."""
+        sides = [app, baseline] if round_ % 2 == 0 else [baseline, app]
+        runs = {
+            side: wrk_load(self.wrk, side[0], self.args.seconds, self.args.connections, *side[1:])
+            for side in sides
+        }
+        return runs[app], runs[baseline]
 
     def worker_round(self, round_: int) -> None:
         """One batch of email jobs on the app's worker, one batch of no-ops on a bare one."""

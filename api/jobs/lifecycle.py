@@ -62,6 +62,7 @@ from api.database import (
     commits_allowed,
     commits_refused,
     database_unavailable,
+    writes_in_ctes,
 )
 from api.extensions import db
 from api.integrations.errors import IntegrationError
@@ -220,18 +221,17 @@ def _fenced(run: JobRun, alone: bool, **values: Any) -> int | None:
     companions, run.with_outcome = run.with_outcome, []
     for _, own in companions:
         parameters.update(own)
+    statement = _outcome_statement(columns, tuple(write for write, _ in companions))
     if alone:
-        statement = _outcome_statement(columns, tuple(write for write, _ in companions))
         return cast("int | None", autocommit_execute(statement, parameters).scalar_one_or_none())
     db.session.flush()
     connection = db.session.connection()
-    if connection.dialect.name != "postgresql":  # SQLite: no data-modifying CTEs
+    if not writes_in_ctes(connection.dialect):  # SQLite: the writes follow the fenced UPDATE
         version = connection.execute(_fenced_update(columns), parameters).scalar_one_or_none()
         if version is not None:
             for write, own in companions:
                 connection.execute(write, own)
         return cast("int | None", version)
-    statement = _outcome_statement(columns, tuple(write for write, _ in companions))
     return cast("int | None", connection.execute(statement, parameters).scalar_one_or_none())
 
 
@@ -241,7 +241,7 @@ def _holds_nothing() -> bool:
     session = db.session()
     if session.in_transaction() or session.new or session.dirty or session.deleted:
         return False
-    return bool(db.engine.dialect.name == "postgresql")
+    return writes_in_ctes(db.engine.dialect)
 
 
 def _commit_outcome(run: JobRun, code: str = "", **values: Any) -> bool:
