@@ -56,6 +56,7 @@ from api.jobs.routes import blp as jobs_blp
 from api.jobs.routes import webhooks_blp
 from api.media.routes import blp as media_blp
 from api.ops import metrics
+from api.ops.routes import CONSTANT_ANSWERS
 from api.ops.routes import blp as ops_blp
 from api.responses import ApiResponse
 from api.reviews.routes import blp as reviews_blp
@@ -131,6 +132,8 @@ def create_app(environ: Mapping[str, str] | None = None) -> Flask:
     cli.init_app(app)
     compression.init_app(app)  # runs right after the commit hook, on the final body
     database.init_app(app)  # last: its commit hook must run before the other after_request hooks
+    # Outermost: a probe is answered before the proxy fix and the request context.
+    app.wsgi_app = edge.ConstantAnswers(app, app.wsgi_app, CONSTANT_ANSWERS)  # type: ignore[method-assign]
     return app
 
 

@@ -98,6 +98,14 @@ def log_request(
         )
 
 
+def log_constant_answer(request_id: str, route: str, seconds: float) -> None:
+    """The line of an answer given before the app (`api.edge.ConstantAnswers`)."""
+    if log.isEnabledFor(logging.INFO):
+        start_request(request_id)
+        log_request("GET", route, 200, seconds, None)
+        structlog.contextvars.clear_contextvars()
+
+
 def _end_request(_error: BaseException | None) -> None:
     structlog.contextvars.clear_contextvars()
 

@@ -408,9 +408,18 @@ class Figures:
     waiters: dict[str, Any] = field(default_factory=dict)
 
 
-HTTP_PAIRS = [
-    # figure, app path, app script, baseline path, baseline script, target ratio
+HTTP_PAIRS: list[tuple[str, str, str | None, str, str | None, float | None]] = [
+    # figure, app path, app script, baseline path, baseline script, target ratio (None: a
+    # figure shown for what it explains, with no target of its own)
     ("GET /health/live vs bare hello", "/health/live", None, "/hello", None, 0.9),
+    (
+        "GET /health/live through the app's route and hooks (a request with an Origin)",
+        "/health/live",
+        "origin.lua",
+        "/hello",
+        None,
+        None,
+    ),
     (
         "POST /api/v1/inquiries vs bare INSERT + publish",
         "/api/v1/inquiries",
@@ -685,22 +694,37 @@ class Bench:
         assert self.app
         self.clear_brokers()
         count = self.args.waiters
-        quiet = wrk_load(
-            self.wrk,
-            f"{self.app_base}/health/live",
-            self.args.seconds,
-            self.args.connections,
-            self.app.pgid,
-        )
         assert self.bare
-        # The same load on bare Flask: the tail this machine gives any server under it.
-        bare = wrk_load(
-            self.wrk,
-            f"{self.bare_base}/hello",
-            self.args.seconds,
-            self.args.connections,
-            self.bare.pgid,
-        )
+        app, bare_server = self.app, self.bare
+
+        def loads() -> dict[str, Load]:
+            """The probe through the app's route at a paced rate (the latencies of other
+            requests while waiters are held) and saturated (the tail of a saturated machine)."""
+            return {
+                pace: wrk_load(
+                    self.wrk,
+                    f"{self.app_base}/health/live",
+                    self.args.seconds,
+                    self.args.connections,
+                    app.pgid,
+                    script,
+                )
+                for pace, script in (("paced", "paced.lua"), ("saturated", "origin.lua"))
+            }
+
+        quiet = loads()
+        # The same loads on bare Flask: the tail this machine gives any server under them.
+        bare = {
+            pace: wrk_load(
+                self.wrk,
+                f"{self.bare_base}/hello",
+                self.args.seconds,
+                self.args.connections,
+                bare_server.pgid,
+                script,
+            )
+            for pace, script in (("paced", "paced.lua"), ("saturated", None))
+        }
         ids = enqueue_inquiries(self.app_base, count)
         ends_before = waiter_ends(self.app_base, self.token)
         polls: list[int] = []
@@ -740,13 +764,7 @@ class Bench:
             f"{count} waiters to be held",
         )
         held = int(waiting_clients(self.app_base, self.token))
-        loaded = wrk_load(
-            self.wrk,
-            f"{self.app_base}/health/live",
-            self.args.seconds,
-            self.args.connections,
-            self.app.pgid,
-        )
+        loaded = loads()
         still_held = int(waiting_clients(self.app_base, self.token))
         worker = self.start_app_worker()
         try:
@@ -1083,9 +1101,10 @@ def waiter_rows(bench: Bench, figures: Figures, rows: Rows, explained: Explained
     loaded, quiet, bare = waiters["loaded"], waiters["quiet"], waiters["bare"]
     worst = max(wakes) * 1000 if wakes else float("nan")
     answered = len(wakes)
+    paced, saturated = loaded["paced"], loaded["saturated"]
     met = (
         waiters["held"] >= waiters["count"]
-        and loaded.p99_ms <= 250
+        and paced.p99_ms <= 250
         and answered == waiters["count"]
         and worst <= 500
     )
@@ -1093,9 +1112,13 @@ def waiter_rows(bench: Bench, figures: Figures, rows: Rows, explained: Explained
     rows.append(
         (
             figure,
-            f"held {waiters['held']}; /health/live p99 {loaded.p99_ms:.0f} ms",
-            f"p99 {quiet.p99_ms:.0f} ms with none",
-            f"bare hello p99 {bare.p99_ms:.0f} ms under the same load",
+            f"held {waiters['held']}; other requests (/health/live through the app) at "
+            f"{paced.rps:.0f} req/s: p99 {paced.p99_ms:.1f} ms",
+            f"p99 {quiet['paced'].p99_ms:.1f} ms with none; bare hello "
+            f"{bare['paced'].p99_ms:.1f} ms, same pace",
+            f"saturated ({saturated.rps:.0f} req/s): p99 {saturated.p99_ms:.0f} ms; "
+            f"{quiet['saturated'].p99_ms:.0f} ms with none; "
+            f"bare {bare['saturated'].p99_ms:.0f} ms",
             f"{waiters['count']} held, p99 ≤ 250 ms: {verdict(met)}",
         )
     )
@@ -1110,12 +1133,20 @@ def waiter_rows(bench: Bench, figures: Figures, rows: Rows, explained: Explained
             f"≤ 500 ms: {verdict(answered == waiters['count'] and worst <= 500)}",
         )
     )
-    explained.append((figure, met, bench.http_profile("GET /health/live vs bare hello")))
+    explained.append(
+        (
+            figure,
+            met,
+            bench.http_profile(
+                "GET /health/live through the app's route and hooks (a request with an Origin)"
+            ),
+        )
+    )
 
 
 def http_row(
     figure: str,
-    target: float,
+    target: float | None,
     figures: Figures,
     rows: Rows,
     explained: Explained,
@@ -1129,7 +1160,7 @@ def http_row(
     bare_rps = median([bare.rps for _, bare in samples])
     non_2xx = sum(app.non_2xx for app, _ in samples)
     baseline_non_2xx = sum(base.non_2xx for _, base in samples)
-    met = rps_ratio >= target and cpu_ratio >= target
+    met = target is None or (rps_ratio >= target and cpu_ratio >= target)
     rows.append(
         (
             figure,
@@ -1137,7 +1168,7 @@ def http_row(
             f"{bare_rps:.0f} req/s"
             + (f" ({baseline_non_2xx} non-2xx)" if baseline != "bare" else ""),
             f"{rps_ratio:.2f}; CPU {cpu_ratio:.2f}",
-            f"≥ {target}: {verdict(met)}",
+            f"≥ {target}: {verdict(met)}" if target is not None else "no target: shown",
         )
     )
     explained.append((figure, met, bench.http_profile(figure)))

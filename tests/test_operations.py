@@ -154,3 +154,48 @@ def test_each_job_kind_is_published_to_its_own_queue(client):
 
     assert 'baliblissed_queue_depth{queue="email"} 1.0' in text
     assert 'baliblissed_queue_depth{queue="maintenance"} 0.0' in text
+
+
+def _probe_count(client) -> float:
+    line = 'baliblissed_http_requests_total{method="GET",route="/health/live",status="200"} '
+    text = client.get("/metrics").get_data(as_text=True)
+    return next((float(row[len(line) :]) for row in text.splitlines() if row.startswith(line)), 0)
+
+
+def test_the_liveness_probe_answered_before_the_app_is_the_apps_own_answer(make_app, capfd):
+    # A probe (no Origin) is answered by api.edge.ConstantAnswers; a browser's request (with
+    # an Origin) and a HEAD go through the app's route. Same body, headers, metrics and log.
+    app = make_app(LOG_LEVEL="INFO", CORS_ORIGINS="https://baliblissed.com")
+    client = app.test_client()
+    before = _probe_count(client)
+
+    probe = client.get("/health/live", headers={"X-Request-ID": "probe-1"})
+    routed = client.get("/health/live", headers={"Origin": "https://elsewhere.example"})
+    browser = client.get("/health/live", headers={"Origin": "https://baliblissed.com"})
+    head = client.head("/health/live")
+
+    assert probe.status_code == routed.status_code == browser.status_code == head.status_code
+    assert probe.status_code == 200
+    assert probe.get_json() == routed.get_json() == {"status": "ok", "checks": {}}
+    assert probe.data == routed.data
+    assert head.data == b""
+    assert probe.headers["X-Request-ID"] == "probe-1"
+    assert len(routed.headers["X-Request-ID"]) == 16
+    unlike = {"X-Request-ID"}
+    assert sorted((k, v) for k, v in probe.headers if k not in unlike) == sorted(
+        (k, v) for k, v in routed.headers if k not in unlike
+    )
+    assert "Access-Control-Allow-Origin" not in routed.headers
+    assert browser.headers["Access-Control-Allow-Origin"] == "https://baliblissed.com"
+    assert _probe_count(client) - before == 3  # the HEAD is counted as a HEAD
+    logged = [line for line in capfd.readouterr().err.splitlines() if "probe-1" in line]
+    assert len(logged) == 1
+    assert "/health/live" in logged[0]
+    assert "200" in logged[0]
+
+
+def test_the_liveness_probe_layer_leaves_every_other_request_to_the_app(client):
+    assert client.post("/health/live").status_code == 405
+    assert client.get("/health/live/").status_code == 404
+    assert client.get("/health/ready").get_json()["checks"] == {"database": {"status": "ok"}}
+    assert client.get("/health/live?verbose=1").get_json() == {"status": "ok", "checks": {}}
