@@ -328,3 +328,30 @@ def test_a_wake_up_landing_as_a_wait_times_out_is_not_lost():
     waiter.event.wait = times_out_as_it_is_woken  # type: ignore[method-assign]
 
     assert waiter.wait(1.0)  # reported: the caller re-reads the job now
+
+
+def test_changes_go_out_in_commit_order_and_a_dead_redis_loses_only_the_wake_up(make_app):
+    """The background notifier sends each change once, in the order handed over (a burst in
+    one pipeline), and a process whose Redis is gone logs and goes on."""
+    app = make_app()
+    listener = redis.Redis.from_url(app.config["REDIS_URL"]).pubsub()
+    listener.subscribe(events.CHANNEL)
+    assert listener.get_message(timeout=5)["type"] == "subscribe"
+    job_id = uuid.uuid4()
+
+    with app.app_context():
+        for version in range(1, 51):
+            events.notify(job_id, version)
+        assert events.flush_notifications(5)
+    received = []
+    while len(received) < 50:
+        message = listener.get_message(timeout=5)
+        assert message is not None, f"only {len(received)} of 50 changes arrived"
+        received.append(message["data"].decode())
+    listener.close()
+
+    assert received == [f"{job_id}:{version}" for version in range(1, 51)]
+    gone = make_app(REDIS_URL=f"redis://127.0.0.1:{free_port()}/0")
+    with gone.app_context():
+        events.notify(job_id, 51)
+        assert events.flush_notifications(10)  # tried, failed, logged: nothing left pending

@@ -23,6 +23,7 @@ from flask import Flask
 from api.database import insert_new, on_commit, on_end, read_row, unit_of_work
 from api.extensions import db
 from api.inquiries.models import Inquiry, InquiryStatus
+from api.inquiries.service import INQUIRY_READ
 from api.jobs.lifecycle import claim, complete, write_with_outcome
 from api.jobs.models import Job
 from api.maintenance import BY_NAME
@@ -358,3 +359,65 @@ def test_the_lean_read_path_runs_selects_only(app):
 def test_start_up_refuses_lifecycle_settings_that_cannot_work(make_app, settings, message):
     with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
         make_app(**settings)
+
+
+def _statements_while(app: Flask, work):
+    """What `work()` returns and the SQL statements it ran."""
+    statements: list[str] = []
+
+    def record(_conn, _cursor, statement, *_args) -> None:
+        statements.append(statement)
+
+    sa.event.listen(db.engine, "before_cursor_execute", record)
+    try:
+        return work(), statements
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", record)
+
+
+def test_a_claim_fetches_the_row_its_handler_reads_in_the_same_statement(app, client):
+    """An inquiry's email job reads its inquiry with its claim (`claim_read`): the handler's
+    read costs no statement of its own, answers the row as it was, and is served once."""
+    job_id = uuid.UUID(client.post("/api/v1/inquiries", json=VALID).get_json()["id"])
+    (inquiry_id,) = sql(app, f"SELECT id FROM inquiries WHERE job_id = '{job_id}'")[0]
+
+    with app.app_context():
+        (run, fetched), claiming = _statements_while(
+            app, lambda: (claim(job_id), INQUIRY_READ.read(inquiry_id))
+        )
+        again, reading = _statements_while(app, lambda: INQUIRY_READ.read(inquiry_id))
+
+    assert run is not None
+    assert run.attempt == 1
+    assert len(claiming) == 1
+    assert "inquiries" in claiming[0]
+    assert len(reading) == 1  # served once: a second read asks the database
+    assert (fetched.id, fetched.email, fetched.name) == (inquiry_id, VALID["email"], VALID["name"])
+    assert tuple(fetched) == tuple(again)
+
+
+def test_a_claim_whose_payload_names_a_missing_or_malformed_row_still_claims(app, client):
+    missing, malformed = (
+        uuid.UUID(client.post("/api/v1/inquiries", json=VALID).get_json()["id"]) for _ in "ab"
+    )
+    gone = uuid.uuid4()
+    sql(
+        app,
+        f'UPDATE jobs SET payload = payload || \'{{"inquiry_id": "{gone}"}}\' '
+        f"WHERE id = '{missing}'",
+    )
+    sql(
+        app,
+        'UPDATE jobs SET payload = payload || \'{"inquiry_id": "not-a-uuid"}\' '
+        f"WHERE id = '{malformed}'",
+    )
+
+    with app.app_context():
+        (run, found), statements = _statements_while(
+            app, lambda: (claim(missing), INQUIRY_READ.read(gone))
+        )
+        assert claim(malformed) is not None
+
+    assert run is not None
+    assert found is None  # the claim's snapshot had no such row: no second look
+    assert len(statements) == 1

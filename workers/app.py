@@ -20,7 +20,7 @@ from kombu import Exchange, Queue
 from prometheus_client import multiprocess
 
 from api.extensions import celery_app
-from api.jobs import webhooks
+from api.jobs import events, webhooks
 from api.jobs.kinds import KINDS, MAINTENANCE_QUEUE, QUEUES, WEBHOOKS_QUEUE
 from api.maintenance import PERIODIC, beat_schedule
 from api.ops.metrics import start_metrics_server
@@ -126,6 +126,7 @@ def celery_init_app(app: Flask) -> Celery[Any]:
 
     @worker_process_shutdown.connect(weak=False)
     def forget_dead_process(pid: int | None = None, **_kwargs: Any) -> None:
+        events.flush_notifications()  # a pool process ends with os._exit: no atexit
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             multiprocess.mark_process_dead(pid or os.getpid())
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
+import threading
+from contextlib import suppress
 from dataclasses import dataclass
 from email import quoprimime
 from email.header import Header
@@ -107,13 +108,20 @@ class OutboxSender:
     def send(self, message: OutgoingEmail) -> str:
         message_id = message.message_id
         filename = re.sub(r"[^A-Za-z0-9._-]+", "_", message_id.strip("<>")) or "message"
+        path = self.directory / f"{filename}.eml"
+        # Written whole under a name of this thread's, then renamed: a reader never sees half.
+        partial = self.directory / f".{filename}.{os.getpid()}.{threading.get_ident()}.tmp"
+        data = message.as_bytes()
         try:
-            self.directory.mkdir(parents=True, exist_ok=True)
-            with tempfile.NamedTemporaryFile(dir=self.directory, suffix=".tmp", delete=False) as f:
-                f.write(message.as_bytes())
-            path = self.directory / f"{filename}.eml"
-            os.replace(f.name, path)
+            try:
+                partial.write_bytes(data)
+            except FileNotFoundError:  # the first message: the folder is made once
+                self.directory.mkdir(parents=True, exist_ok=True)
+                partial.write_bytes(data)
+            os.replace(partial, path)
         except OSError as exc:
+            with suppress(OSError):
+                partial.unlink()
             raise IntegrationError("email_outbox_unwritable", str(exc), retryable=True) from exc
         return str(path)
 

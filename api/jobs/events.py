@@ -2,7 +2,8 @@
 the long-polls and event streams waiting on it in every web process.
 
 Each change bumps `jobs.version`; after its commit, `{job_id}:{version}` goes out on the Redis
-channel `jobs:changed`. Every web process holds ONE subscription (a background thread, or a
+channel `jobs:changed` (sent by the committing process's `Notifier` thread, in commit order).
+Every web process holds ONE subscription (a background thread, or a
 greenlet under gevent) and wakes the waiters registered for that job. The database stays the
 truth: a woken waiter re-reads the row; pub/sub can lose a message (Redis restart), so a waiter
 also re-checks on its own (JOB_EVENTS_RECHECK_SECONDS), and every waiter is woken when the
@@ -13,9 +14,14 @@ Rules a waiter follows (so no wake-up is lost): register first, then read the ro
 
 from __future__ import annotations
 
+import atexit
+import collections
 import logging
+import os
 import threading
+import time
 import uuid
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -37,10 +43,95 @@ def notify(job_id: uuid.UUID, version: int) -> None:
     client = redis_client.current
     if client is None:
         return
-    try:
-        client.publish(CHANNEL, f"{job_id}:{version}")
-    except redis.RedisError:  # waiters re-check on their own: a lost wake-up only delays
-        log.warning("could not publish the change of job %s", job_id, exc_info=True)
+    extensions = current_app.extensions
+    notifier = extensions.get("job_notifier")
+    if notifier is None or notifier.client is not client:
+        with _notifiers_lock:
+            notifier = extensions["job_notifier"] = Notifier(client)
+            _notifiers.add(notifier)
+    notifier.send(f"{job_id}:{version}")
+
+
+class Notifier:
+    """Publishes a process's job changes from a background thread, in the order they were
+    committed (a burst in one pipeline): the worker that committed one goes on to its next job
+    instead of waiting for Redis's reply (about a sixth of an email job's time). A change not
+    yet sent when the process dies is caught by the waiters' own re-check. The thread ends
+    when idle and is started again by the next change (and after a fork)."""
+
+    IDLE_SECONDS = 5.0
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.client = client
+        self._reset()
+
+    def _reset(self) -> None:
+        self._pending: collections.deque[str] = collections.deque()
+        self._ready = threading.Condition(threading.Lock())
+        self._running = False
+        self._sending = 0
+
+    def send(self, message: str) -> None:
+        with self._ready:
+            self._pending.append(message)
+            if self._running:
+                self._ready.notify()
+                return
+            self._running = True
+        threading.Thread(target=self._run, name="job-notifier", daemon=True).start()
+
+    def flush(self, timeout: float) -> bool:
+        """Wait until every change handed over so far is sent (True) or `timeout` passes."""
+        deadline = time.monotonic() + timeout
+        with self._ready:
+            while self._pending or self._sending:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._ready.wait(left)
+        return True
+
+    def _run(self) -> None:
+        while True:
+            with self._ready:
+                if not self._pending:
+                    self._ready.wait(self.IDLE_SECONDS)
+                if not self._pending:
+                    self._running = False
+                    return
+                batch = list(self._pending)
+                self._pending.clear()
+                self._sending = len(batch)
+            try:
+                pipeline = self.client.pipeline(transaction=False)
+                for message in batch:
+                    pipeline.publish(CHANNEL, message)
+                pipeline.execute()
+            except redis.RedisError:  # waiters re-check on their own: a lost wake-up only delays
+                log.warning("could not publish %d job change(s)", len(batch), exc_info=True)
+            finally:
+                with self._ready:
+                    self._sending = 0
+                    self._ready.notify_all()  # a flush waiting for this batch
+
+
+_notifiers: weakref.WeakSet[Notifier] = weakref.WeakSet()  # one per app, gone with it
+_notifiers_lock = threading.Lock()
+
+
+def _forget_notifiers_in_child() -> None:
+    """A forked child has none of its parent's threads: its notifiers start afresh."""
+    for notifier in list(_notifiers):
+        notifier._reset()
+
+
+def flush_notifications(timeout: float = 2.0) -> bool:
+    """Send every change this process has handed over (a process about to exit, tests)."""
+    return all(notifier.flush(timeout) for notifier in list(_notifiers))
+
+
+os.register_at_fork(after_in_child=_forget_notifiers_in_child)
+atexit.register(flush_notifications)  # a CLI sweep's changes leave before the process does
 
 
 def notify_after_commit(job_id: uuid.UUID, version: int) -> None:

@@ -17,8 +17,9 @@ Outcomes a handler signals:
 
 A handler may instead hand the lifecycle an UPDATE to make with the outcome
 (`write_with_outcome`): on PostgreSQL it joins the fenced outcome statement, and a handler that
-reads with `read_row` and writes only this way costs its job three statements and no
-transaction (claim, read, outcome), as an inquiry's email does.
+reads only what it declared with `claim_read` (fetched in the claim's statement) and writes
+only this way costs its job two statements and no transaction (claim, outcome), as an
+inquiry's email does.
 
 A handler that must record progress before going on (e.g. each email sent through a provider
 that cannot deduplicate) calls `save_progress(run)`, which commits under the same fence.
@@ -34,6 +35,8 @@ database answers; the message is never acked with the job left behind.
 
 from __future__ import annotations
 
+import collections
+import contextvars
 import functools
 import itertools
 import logging
@@ -53,7 +56,20 @@ import structlog
 from celery import Task, shared_task
 from celery.exceptions import SoftTimeLimitExceeded
 from flask import current_app
-from sqlalchemy import Update, and_, bindparam, exists, func, or_, select, update
+from sqlalchemy import (
+    Table,
+    Update,
+    Uuid,
+    and_,
+    bindparam,
+    case,
+    exists,
+    func,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.engine import Engine
 from sqlalchemy.sql import Executable
 
@@ -62,6 +78,7 @@ from api.database import (
     commits_allowed,
     commits_refused,
     database_unavailable,
+    read_row,
     writes_in_ctes,
 )
 from api.extensions import db
@@ -134,17 +151,97 @@ _CLAIM = (
 )
 
 
+class ClaimRead:
+    """A row that handlers read by an id in their job's payload (`payload_key`), fetched with
+    the claim, in its statement (on PostgreSQL): the job pays one round trip less.
+
+    `read(key)` answers the row the current attempt's claim fetched for that key (or None
+    when the claim found none: the same snapshot a read right after it would see), once;
+    any other read, on SQLite or outside a job, is an autocommit SELECT (`read_row`)."""
+
+    def __init__(self, table: Table, payload_key: str) -> None:
+        self.table = table
+        self.payload_key = payload_key
+        self.statement = select(*table.c).where(table.c.id == bindparam("read_id"))
+        self.row_type = collections.namedtuple(  # type: ignore[misc]
+            f"{table.name}_row", [column.key for column in table.c]
+        )
+
+    def read(self, key: uuid.UUID) -> Any | None:
+        fetched = _claimed_rows.get()
+        if fetched is not None and (self, key) in fetched:
+            return fetched.pop((self, key))
+        return read_row(self.statement, {"read_id": key})
+
+
+_CLAIM_READS: list[ClaimRead] = []
+# What the current attempt's claim fetched: (read, key) -> row or None (set by `claim`).
+_claimed_rows: contextvars.ContextVar[dict[tuple[ClaimRead, uuid.UUID], Any] | None] = (
+    contextvars.ContextVar("claimed_rows", default=None)
+)
+
+
+def claim_read(table: Table, payload_key: str) -> ClaimRead:
+    """Declare (at import) a row to fetch with every claim whose payload has `payload_key`."""
+    found = ClaimRead(table, payload_key)
+    _CLAIM_READS.append(found)
+    return found
+
+
+@functools.cache
+def _claim_with_reads(reads: tuple[ClaimRead, ...]) -> Executable:
+    """The claim as a CTE, each declared read LEFT JOINed by the payload's id (labels
+    `r<i>_<column>`, and `r<i>_found`), built once per set of reads."""
+    claimed = _CLAIM.cte("claimed")
+    columns: list[Any] = [claimed]
+    joined: Any = claimed
+    for index, read in enumerate(reads):
+        table = read.table.alias(f"r{index}")
+        key = claimed.c.payload[read.payload_key].as_string()
+        # A payload value that is not a UUID joins nothing instead of failing the cast.
+        wanted = case((key.regexp_match(_UUID_PATTERN), sql_cast(key, Uuid)), else_=None)
+        joined = joined.outerjoin(table, table.c.id == wanted)
+        columns.append(table.c.id.isnot(None).label(f"r{index}_found"))
+        columns.extend(column.label(f"r{index}_{column.key}") for column in table.c)
+    return select(*columns).select_from(joined)
+
+
+_UUID_PATTERN = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+
+
+def _keep_claimed_rows(row: Any, reads: tuple[ClaimRead, ...]) -> None:
+    fetched: dict[tuple[ClaimRead, uuid.UUID], Any] = {}
+    payload = row.payload or {}
+    for index, read in enumerate(reads):
+        try:
+            key = uuid.UUID(str(payload[read.payload_key]))
+        except (KeyError, ValueError):
+            continue
+        if getattr(row, f"r{index}_found"):
+            values = [getattr(row, f"r{index}_{column.key}") for column in read.table.c]
+            fetched[(read, key)] = read.row_type(*values)
+        else:
+            fetched[(read, key)] = None
+    _claimed_rows.set(fetched)
+
+
 def claim(job_id: uuid.UUID) -> JobRun | None:
     """Take the job for one attempt, or None when it is finished or a live worker has it.
 
-    One conditional UPDATE, committed by itself (an autocommit statement: one round trip)."""
+    One conditional UPDATE, committed by itself (an autocommit statement: one round trip),
+    with the rows its handler will read (`claim_read`) on PostgreSQL."""
     now = utcnow()
     lease = timedelta(seconds=current_app.config["JOB_LEASE_SECONDS"])
+    reads = tuple(_CLAIM_READS) if writes_in_ctes(db.engine.dialect) else ()
+    _claimed_rows.set(None)
     row = autocommit_execute(
-        _CLAIM, {"claim_id": job_id, "claim_now": now, "claim_lease_until": now + lease}
+        _claim_with_reads(reads) if reads else _CLAIM,
+        {"claim_id": job_id, "claim_now": now, "claim_lease_until": now + lease},
     ).one_or_none()
     if row is None:
         return None
+    if reads:
+        _keep_claimed_rows(row, reads)
     events.notify(job_id, row.version)
     # Every line this attempt logs says which job, and which request submitted it.
     structlog.contextvars.bind_contextvars(
