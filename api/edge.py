@@ -52,11 +52,16 @@ def init_app(app: Flask) -> None:
         route = rule.rule if rule else None
         appended = observability.headers_for(
             app, rule.endpoint if rule else None, ctx.get("request_id", "")
-        ) + cors.vary_origin(response.headers)
+        )
         if isinstance(response, ApiResponse):
-            response.appended_headers = appended
+            own_vary = response.own_vary
+            response.appended_headers = appended + (
+                (("Vary", f"{own_vary}, Origin"),)
+                if own_vary is not None
+                else cors.vary_origin(response.headers)
+            )
         else:
-            response.headers.extend(appended)
+            response.headers.extend(appended + cors.vary_origin(response.headers))
         cors.add_cors_headers(response, req, origins)
         started = ctx.get("request_started")
         if started is not None:  # None when a hook before this one refused the request

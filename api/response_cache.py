@@ -293,15 +293,16 @@ def json_response(
     """200 with the body (its gzip form, when there is one and the client takes it), or 304
     when If-None-Match names this ETag."""
     max_age = current_app.config["HTTP_CACHE_MAX_AGE"]
-    headers = {
-        "ETag": tag,
-        "Cache-Control": f"public, max-age={max_age}" if public else "private, no-cache",
-    }
+    pairs = (
+        ("ETag", tag),
+        ("Cache-Control", f"public, max-age={max_age}" if public else "private, no-cache"),
+    )
     if tag in request.environ.get("HTTP_IF_NONE_MATCH", ""):
-        return ApiResponse(status=304, headers=headers)
-    response = ApiResponse(body, mimetype=mimetype, headers=headers)
-    compression.send_prepared(response, len(body), gzipped)
-    return response
+        return ApiResponse(status=304, headers=pairs)
+    if gzipped is None and len(body) >= compression.MIN_BYTES:
+        # No gzip form kept (not JSON): the compression hook decides as for any answer.
+        return ApiResponse(body, mimetype=mimetype, headers=pairs)
+    return compression.prepared(body, gzipped, pairs, mimetype)
 
 
 def uncached_json(data: Any, *, public: bool = False) -> Response:

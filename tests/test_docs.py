@@ -241,6 +241,11 @@ def test_a_cached_read_keeps_its_etag_and_304_when_compressed(client):
     assert tag.startswith('"')
     assert zipped.headers["ETag"] == f"W/{tag}"
     assert zipped.headers["Cache-Control"] == plain.headers["Cache-Control"]
+    for response in (plain, zipped):  # the prepared headers of a cache hit, each once
+        assert vary(response) == {"Accept-Encoding", "Origin"}
+        names = [name for name, _ in response.headers]
+        for name in ("Vary", "ETag", "Cache-Control", "Content-Length", "X-Request-ID"):
+            assert names.count(name) == 1, (name, names)
 
     weak = client.get(url, headers={"Accept-Encoding": "gzip", "If-None-Match": f"W/{tag}"})
     strong = client.get(url, headers={"If-None-Match": tag})
