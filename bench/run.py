@@ -899,6 +899,11 @@ PHASES = [  # the first of these frames found in a sample names its phase
 ]
 
 
+# Our frames every request passes through on its way to Flask (inclusive of everything, as
+# the server is): not named among our functions.
+PASSED_THROUGH = {"ConstantAnswers.__call__ (edge.py)"}
+
+
 def summarise_profile(raw: str, top: int = 8) -> str:
     """py-spy's raw (collapsed) stacks → time by phase (hooks, view, server), inclusive time
     of our own functions, and self time by package."""
@@ -917,7 +922,7 @@ def summarise_profile(raw: str, top: int = 8) -> str:
             "server and worker machinery (gunicorn, gevent, celery, socket I/O)",
         )
         by_phase[phase] += count
-        for function in {f for f, filename in frames if is_ours(filename)}:
+        for function in {f for f, filename in frames if is_ours(filename)} - PASSED_THROUGH:
             by_ours[function] += count
         by_package[package_of(frames[-1][1])] += count
         total += count
