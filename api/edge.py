@@ -79,7 +79,8 @@ class ConstantAnswers:
     """WSGI layer in front of the app answering `GET` of a few paths with a constant JSON body
     (the liveness probe), with the headers every answer carries, counted in the request
     metrics and logged like any other answer. A request with an `Origin` (a browser: the CORS
-    headers are the app's to decide) and every other method or path go to the app.
+    headers are the app's to decide), a query string (the app's bounds check it), and every
+    other method or path go to the app (a GET's body is never read, by either).
 
     A probe answered here costs a few microseconds instead of the app's request context and
     its hooks (about 30 µs); the path stays a route of the app too, for the OpenAPI spec."""
@@ -100,7 +101,12 @@ class ConstantAnswers:
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
         headers = self.answers.get(path)
-        if headers is None or environ.get("REQUEST_METHOD") != "GET" or "HTTP_ORIGIN" in environ:
+        if (
+            headers is None
+            or environ.get("REQUEST_METHOD") != "GET"
+            or "HTTP_ORIGIN" in environ
+            or environ.get("QUERY_STRING")  # the app's bounds check it
+        ):
             return self.wsgi_app(environ, start_response)
         started = time.perf_counter()
         request_id = observability.request_id_for(environ)

@@ -123,6 +123,20 @@ def test_outbox_writes_one_file_per_message_and_a_resend_replaces_it(tmp_path):
     files = list((tmp_path / "outbox").iterdir())
     assert [path.name for path in files] == ["job-1.welcome_baliblissed.com.eml"]
     assert "Hello from Bali" in files[0].read_text()
+    assert files[0].stat().st_mode & 0o777 == 0o600  # names, addresses, what they wrote
+
+
+def test_an_unwritable_outbox_is_a_retryable_error_that_leaves_no_partial_file(tmp_path):
+    outbox = tmp_path / "outbox"
+    outbox.mkdir()
+    (outbox / "job-1.welcome_baliblissed.com.eml").mkdir()  # the name taken by a folder
+
+    with pytest.raises(IntegrationError) as error:
+        OutboxSender(str(outbox)).send(message())
+
+    assert error.value.code == "email_outbox_unwritable"
+    assert error.value.retryable
+    assert [path.name for path in outbox.iterdir()] == ["job-1.welcome_baliblissed.com.eml"]
 
 
 def test_messages_in_other_languages_read_back_exactly(tmp_path):

@@ -330,28 +330,74 @@ def test_a_wake_up_landing_as_a_wait_times_out_is_not_lost():
     assert waiter.wait(1.0)  # reported: the caller re-reads the job now
 
 
-def test_changes_go_out_in_commit_order_and_a_dead_redis_loses_only_the_wake_up(make_app):
-    """The background notifier sends each change once, in the order handed over (a burst in
-    one pipeline), and a process whose Redis is gone logs and goes on."""
-    app = make_app()
+def _received(listener, count: int) -> list[str]:
+    received = []
+    while len(received) < count:
+        message = listener.get_message(timeout=5)
+        assert message is not None, f"only {len(received)} of {count} changes arrived"
+        received.append(message["data"].decode())
+    return received
+
+
+def _listening(app):
     listener = redis.Redis.from_url(app.config["REDIS_URL"]).pubsub()
     listener.subscribe(events.CHANNEL)
     assert listener.get_message(timeout=5)["type"] == "subscribe"
+    return listener
+
+
+def test_changes_go_out_in_commit_order_and_a_dead_redis_loses_only_the_wake_up(make_app, capfd):
+    """The background notifier sends each change once, in the order handed over (a burst in
+    one pipeline); a process whose Redis is gone logs and goes on."""
+    app = make_app()
+    listener = _listening(app)
     job_id = uuid.uuid4()
 
     with app.app_context():
         for version in range(1, 51):
             events.notify(job_id, version)
         assert events.flush_notifications(5)
-    received = []
-    while len(received) < 50:
-        message = listener.get_message(timeout=5)
-        assert message is not None, f"only {len(received)} of 50 changes arrived"
-        received.append(message["data"].decode())
+    assert _received(listener, 50) == [f"{job_id}:{version}" for version in range(1, 51)]
     listener.close()
 
-    assert received == [f"{job_id}:{version}" for version in range(1, 51)]
     gone = make_app(REDIS_URL=f"redis://127.0.0.1:{free_port()}/0")
     with gone.app_context():
         events.notify(job_id, 51)
-        assert events.flush_notifications(10)  # tried, failed, logged: nothing left pending
+        assert events.flush_notifications(10)  # tried, refused: nothing left pending
+    assert "could not publish 1 job change(s)" in capfd.readouterr().err
+
+
+def test_the_notifier_starts_again_after_idling_and_after_failing_to_start(
+    make_app, monkeypatch, capfd
+):
+    app = make_app()
+    listener = _listening(app)
+    job_id = uuid.uuid4()
+    monkeypatch.setattr(events.Notifier, "IDLE_SECONDS", 0.05)
+
+    with app.app_context():
+        events.notify(job_id, 1)
+        notifier = app.extensions["job_notifier"]
+        assert events.flush_notifications(5)
+        wait_until(lambda: notifier._thread is None, 5, "the idle notifier to end")
+        events.notify(job_id, 2)  # a new thread for a new change
+        assert events.flush_notifications(5)
+
+        real_start = threading.Thread.start
+
+        def refuse(thread: threading.Thread) -> None:
+            if thread.name == "job-notifier":
+                raise RuntimeError("can't start new thread")
+            real_start(thread)
+
+        wait_until(lambda: notifier._thread is None, 5, "the idle notifier to end")
+        monkeypatch.setattr(threading.Thread, "start", refuse)
+        events.notify(job_id, 3)  # no thread: kept, logged, nothing raised
+        assert not events.flush_notifications(0.5)
+        monkeypatch.setattr(threading.Thread, "start", real_start)
+        events.notify(job_id, 4)  # the next change starts one, which sends both
+        assert events.flush_notifications(5)
+
+    assert _received(listener, 4) == [f"{job_id}:{version}" for version in (1, 2, 3, 4)]
+    assert "could not start the job notifier" in capfd.readouterr().err
+    listener.close()

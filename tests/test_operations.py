@@ -199,3 +199,4 @@ def test_the_liveness_probe_layer_leaves_every_other_request_to_the_app(client):
     assert client.get("/health/live/").status_code == 404
     assert client.get("/health/ready").get_json()["checks"] == {"database": {"status": "ok"}}
     assert client.get("/health/live?verbose=1").get_json() == {"status": "ok", "checks": {}}
+    assert client.get("/health/live?%00").status_code == 400  # the app's bounds see the query

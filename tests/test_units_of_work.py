@@ -419,5 +419,23 @@ def test_a_claim_whose_payload_names_a_missing_or_malformed_row_still_claims(app
         assert claim(malformed) is not None
 
     assert run is not None
-    assert found is None  # the claim's snapshot had no such row: no second look
-    assert len(statements) == 1
+    assert found is None
+    assert len(statements) == 2  # a row the claim did not find is asked for again
+
+
+def test_only_a_first_attempt_keeps_what_its_claim_read(app, client):
+    """A later attempt's claim may have waited on the job's row for the earlier attempt's
+    outcome, reading that attempt's writes as they were before it: its handler reads again."""
+    job_id = uuid.UUID(client.post("/api/v1/inquiries", json=VALID).get_json()["id"])
+    (inquiry_id,) = sql(app, f"SELECT id FROM inquiries WHERE job_id = '{job_id}'")[0]
+    sql(app, f"UPDATE jobs SET attempts = 1 WHERE id = '{job_id}'")  # one attempt put back
+
+    with app.app_context():
+        (run, fetched), statements = _statements_while(
+            app, lambda: (claim(job_id), INQUIRY_READ.read(inquiry_id))
+        )
+
+    assert run is not None
+    assert run.attempt == 2
+    assert fetched.email == VALID["email"]
+    assert len(statements) == 2

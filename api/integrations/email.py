@@ -110,20 +110,33 @@ class OutboxSender:
         filename = re.sub(r"[^A-Za-z0-9._-]+", "_", message_id.strip("<>")) or "message"
         path = self.directory / f"{filename}.eml"
         # Written whole under a name of this thread's, then renamed: a reader never sees half.
-        partial = self.directory / f".{filename}.{os.getpid()}.{threading.get_ident()}.tmp"
+        partial = self.directory / f".{os.getpid()}-{threading.get_native_id()}.tmp"
         data = message.as_bytes()
         try:
             try:
-                partial.write_bytes(data)
+                _write_private(partial, data)
             except FileNotFoundError:  # the first message: the folder is made once
                 self.directory.mkdir(parents=True, exist_ok=True)
-                partial.write_bytes(data)
+                _write_private(partial, data)
             os.replace(partial, path)
         except OSError as exc:
             with suppress(OSError):
                 partial.unlink()
             raise IntegrationError("email_outbox_unwritable", str(exc), retryable=True) from exc
         return str(path)
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    """A new file only its owner reads (messages hold names, addresses and what they wrote);
+    one left by a process that died with this one's id is replaced, never followed."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        descriptor = os.open(path, flags, 0o600)
+    except FileExistsError:
+        path.unlink()
+        descriptor = os.open(path, flags, 0o600)
+    with os.fdopen(descriptor, "wb") as file:
+        file.write(data)
 
 
 def create_sender(config: dict[str, Any]) -> EmailSender:

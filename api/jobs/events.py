@@ -47,8 +47,10 @@ def notify(job_id: uuid.UUID, version: int) -> None:
     notifier = extensions.get("job_notifier")
     if notifier is None or notifier.client is not client:
         with _notifiers_lock:
-            notifier = extensions["job_notifier"] = Notifier(client)
-            _notifiers.add(notifier)
+            notifier = extensions.get("job_notifier")
+            if notifier is None or notifier.client is not client:
+                notifier = extensions["job_notifier"] = Notifier(client)
+                _notifiers.add(notifier)
     notifier.send(f"{job_id}:{version}")
 
 
@@ -56,8 +58,9 @@ class Notifier:
     """Publishes a process's job changes from a background thread, in the order they were
     committed (a burst in one pipeline): the worker that committed one goes on to its next job
     instead of waiting for Redis's reply (about a sixth of an email job's time). A change not
-    yet sent when the process dies is caught by the waiters' own re-check. The thread ends
-    when idle and is started again by the next change (and after a fork)."""
+    yet sent when the process dies, or that Redis refused, is caught by the waiters' own
+    re-check. The thread ends when idle and is started again by the next change (and after a
+    fork, or if it died); `send` never raises."""
 
     IDLE_SECONDS = 5.0
 
@@ -68,27 +71,31 @@ class Notifier:
     def _reset(self) -> None:
         self._pending: collections.deque[str] = collections.deque()
         self._ready = threading.Condition(threading.Lock())
-        self._running = False
+        self._thread: threading.Thread | None = None
         self._sending = 0
 
     def send(self, message: str) -> None:
         with self._ready:
             self._pending.append(message)
-            if self._running:
+            if self._thread is not None and self._thread.is_alive():
                 self._ready.notify()
                 return
-            self._running = True
-        threading.Thread(target=self._run, name="job-notifier", daemon=True).start()
+            try:
+                self._thread = threading.Thread(target=self._run, name="job-notifier", daemon=True)
+                self._thread.start()
+            except BaseException:  # no thread (the process is at its limit): the next change
+                self._thread = None  # tries again; waiters re-check meanwhile
+                log.warning("could not start the job notifier", exc_info=True)
 
     def flush(self, timeout: float) -> bool:
-        """Wait until every change handed over so far is sent (True) or `timeout` passes."""
+        """Wait until every change handed over so far was tried (True) or `timeout` passes."""
         deadline = time.monotonic() + timeout
         with self._ready:
             while self._pending or self._sending:
                 left = deadline - time.monotonic()
-                if left <= 0:
+                if left <= 0 or self._thread is None or not self._thread.is_alive():
                     return False
-                self._ready.wait(left)
+                self._ready.wait(min(left, 0.1))
         return True
 
     def _run(self) -> None:
@@ -97,7 +104,7 @@ class Notifier:
                 if not self._pending:
                     self._ready.wait(self.IDLE_SECONDS)
                 if not self._pending:
-                    self._running = False
+                    self._thread = None
                     return
                 batch = list(self._pending)
                 self._pending.clear()
@@ -107,7 +114,7 @@ class Notifier:
                 for message in batch:
                     pipeline.publish(CHANNEL, message)
                 pipeline.execute()
-            except redis.RedisError:  # waiters re-check on their own: a lost wake-up only delays
+            except Exception:  # waiters re-check on their own: a lost wake-up only delays
                 log.warning("could not publish %d job change(s)", len(batch), exc_info=True)
             finally:
                 with self._ready:
@@ -121,13 +128,20 @@ _notifiers_lock = threading.Lock()
 
 def _forget_notifiers_in_child() -> None:
     """A forked child has none of its parent's threads: its notifiers start afresh."""
+    global _notifiers_lock
+    _notifiers_lock = threading.Lock()  # a fork while another thread held it
     for notifier in list(_notifiers):
         notifier._reset()
 
 
 def flush_notifications(timeout: float = 2.0) -> bool:
-    """Send every change this process has handed over (a process about to exit, tests)."""
-    return all(notifier.flush(timeout) for notifier in list(_notifiers))
+    """Try every change this process has handed over, within `timeout` in all (a process
+    about to exit, tests); True when none is left waiting."""
+    deadline = time.monotonic() + timeout
+    with _notifiers_lock:
+        notifiers = list(_notifiers)
+    results = [notifier.flush(max(0.0, deadline - time.monotonic())) for notifier in notifiers]
+    return all(results)
 
 
 os.register_at_fork(after_in_child=_forget_notifiers_in_child)

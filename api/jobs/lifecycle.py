@@ -155,9 +155,11 @@ class ClaimRead:
     """A row that handlers read by an id in their job's payload (`payload_key`), fetched with
     the claim, in its statement (on PostgreSQL): the job pays one round trip less.
 
-    `read(key)` answers the row the current attempt's claim fetched for that key (or None
-    when the claim found none: the same snapshot a read right after it would see), once;
-    any other read, on SQLite or outside a job, is an autocommit SELECT (`read_row`)."""
+    `read(key)` answers the row the current attempt's claim found for that key, once; any
+    other read (no such row, a later attempt, SQLite, outside a job) is an autocommit SELECT
+    (`read_row`). Only a first attempt keeps what its claim found: the claim's snapshot is
+    its statement's start, and a claim that waited on the job's row for an earlier attempt's
+    outcome would read that attempt's writes as they were before it."""
 
     def __init__(self, table: Table, payload_key: str) -> None:
         self.table = table
@@ -210,18 +212,16 @@ _UUID_PATTERN = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0
 
 
 def _keep_claimed_rows(row: Any, reads: tuple[ClaimRead, ...]) -> None:
+    """What a first attempt's claim found, by (read, key): rows found only (a miss is asked
+    again, by `ClaimRead.read`)."""
+    payload = row.payload
     fetched: dict[tuple[ClaimRead, uuid.UUID], Any] = {}
-    payload = row.payload or {}
-    for index, read in enumerate(reads):
-        try:
-            key = uuid.UUID(str(payload[read.payload_key]))
-        except (KeyError, ValueError):
-            continue
-        if getattr(row, f"r{index}_found"):
+    if row.attempts == 1 and isinstance(payload, dict):
+        for index, read in enumerate(reads):
+            if not getattr(row, f"r{index}_found"):
+                continue
             values = [getattr(row, f"r{index}_{column.key}") for column in read.table.c]
-            fetched[(read, key)] = read.row_type(*values)
-        else:
-            fetched[(read, key)] = None
+            fetched[(read, getattr(row, f"r{index}_id"))] = read.row_type(*values)
     _claimed_rows.set(fetched)
 
 
