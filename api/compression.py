@@ -88,6 +88,22 @@ def prepared(body: bytes, gzipped: bytes | None, pairs: HeaderPairs, mimetype: s
     return response
 
 
+def prepared_not_modified(pairs: HeaderPairs, *, varies: bool) -> ApiResponse:
+    """304 for a client holding a cached answer's ETag (`pairs`: ETag, Cache-Control), with
+    the Vary its 200 would carry (`varies`: it has a gzip form), whichever tag was named; a
+    client that named the gzip form's weak tag gets that tag back."""
+    if varies and "W/" in request.environ.get("HTTP_IF_NONE_MATCH", ""):
+        pairs = tuple(
+            (name, "W/" + value if name == "ETag" and not value.startswith("W/") else value)
+            for name, value in pairs
+        )
+    response = ApiResponse(status=304)
+    response.own_headers = pairs
+    response.own_vary = "Accept-Encoding" if varies else None
+    response.encoding_decided = True
+    return response
+
+
 def _compress(response: Response) -> Response:
     if getattr(response, "encoding_decided", False):
         return response

@@ -298,7 +298,7 @@ def json_response(
         ("Cache-Control", f"public, max-age={max_age}" if public else "private, no-cache"),
     )
     if tag in request.environ.get("HTTP_IF_NONE_MATCH", ""):
-        return ApiResponse(status=304, headers=pairs)
+        return compression.prepared_not_modified(pairs, varies=gzipped is not None)
     if gzipped is None and len(body) >= compression.MIN_BYTES:
         # No gzip form kept (not JSON): the compression hook decides as for any answer.
         return ApiResponse(body, mimetype=mimetype, headers=pairs)

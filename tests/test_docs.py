@@ -256,6 +256,10 @@ def test_a_cached_read_keeps_its_etag_and_304_when_compressed(client):
     assert "Accept-Encoding" in vary(weak)
     assert strong.status_code == 304
     assert strong.headers["ETag"] == tag
+    for response in (weak, strong):  # a 304 varies as its 200 does, each header once
+        assert vary(response) == {"Accept-Encoding", "Origin"}
+        names = [name for name, _ in response.headers]
+        assert names.count("Vary") == names.count("ETag") == 1, names
 
 
 def test_event_streams_are_never_compressed(make_app):
