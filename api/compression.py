@@ -51,6 +51,15 @@ def add_vary(headers: Headers, name: str) -> None:
         headers["Vary"] = f"{vary}, {name}"
 
 
+def weak(etag: str) -> str:
+    """The gzip form's ETag: the weak form of the plain body's (the bytes differ)."""
+    return etag if etag.startswith("W/") else "W/" + etag
+
+
+def _weakened(pairs: HeaderPairs) -> HeaderPairs:
+    return tuple((name, weak(value) if name == "ETag" else value) for name, value in pairs)
+
+
 def use_gzipped(response: Response, body: bytes) -> None:
     """Send `body` (the gzip form of the response's data) in its place."""
     response.set_data(body)
@@ -58,8 +67,8 @@ def use_gzipped(response: Response, body: bytes) -> None:
     headers["Content-Encoding"] = "gzip"
     add_vary(headers, "Accept-Encoding")
     etag = headers.get("ETag")
-    if etag is not None and not etag.startswith("W/"):
-        headers["ETag"] = "W/" + etag
+    if etag is not None:
+        headers["ETag"] = weak(etag)
 
 
 def prepared(body: bytes, gzipped: bytes | None, pairs: HeaderPairs, mimetype: str) -> ApiResponse:
@@ -74,13 +83,7 @@ def prepared(body: bytes, gzipped: bytes | None, pairs: HeaderPairs, mimetype: s
         vary = "Accept-Encoding"
         if accepts_gzip():
             body = gzipped
-            pairs = (
-                ("Content-Encoding", "gzip"),
-                *(
-                    (name, "W/" + value if name == "ETag" and not value.startswith("W/") else value)
-                    for name, value in pairs
-                ),
-            )
+            pairs = (("Content-Encoding", "gzip"), *_weakened(pairs))
     response = ApiResponse(body, mimetype=mimetype)
     response.own_headers = pairs
     response.own_vary = vary
@@ -93,10 +96,7 @@ def prepared_not_modified(pairs: HeaderPairs, *, varies: bool) -> ApiResponse:
     the Vary its 200 would carry (`varies`: it has a gzip form), whichever tag was named; a
     client that named the gzip form's weak tag gets that tag back."""
     if varies and "W/" in request.environ.get("HTTP_IF_NONE_MATCH", ""):
-        pairs = tuple(
-            (name, "W/" + value if name == "ETag" and not value.startswith("W/") else value)
-            for name, value in pairs
-        )
+        pairs = _weakened(pairs)
     response = ApiResponse(status=304)
     response.own_headers = pairs
     response.own_vary = "Accept-Encoding" if varies else None
@@ -131,11 +131,13 @@ def _compress(response: Response) -> Response:
 def _not_modified(response: Response) -> Response:
     """A client revalidating a compressed answer holds its weak tag: say the same."""
     etag = response.headers.get("ETag")
-    if etag is not None and not etag.startswith("W/"):
-        weak = "W/" + etag
-        if weak in request.headers.get("If-None-Match", ""):
-            response.headers["ETag"] = weak
-            add_vary(response.headers, "Accept-Encoding")
+    if (
+        etag is not None
+        and not etag.startswith("W/")
+        and weak(etag) in request.headers.get("If-None-Match", "")
+    ):
+        response.headers["ETag"] = weak(etag)
+        add_vary(response.headers, "Accept-Encoding")
     return response
 
 

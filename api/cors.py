@@ -8,7 +8,6 @@ lookup when the request has no Origin (flask-cors cost ~50 µs on every request)
 from __future__ import annotations
 
 from flask import Flask, Request, Response
-from werkzeug.datastructures import Headers
 
 from api.compression import add_vary
 
@@ -24,9 +23,14 @@ PREFLIGHT_MAX_AGE = "600"
 VARY_ORIGIN = ("Vary", "Origin")
 
 
-def vary_origin(headers: Headers) -> tuple[tuple[str, str], ...]:
-    """Every answer varies by Origin: the header to append when the answer has no Vary yet (most
-    have none), else nothing (`Origin` is joined to the one it has)."""
+def vary_origin(response: Response) -> tuple[tuple[str, str], ...]:
+    """Every answer varies by Origin: the header to append, joined to the Vary a cached answer
+    prepared (`ApiResponse.own_vary`), or alone when the answer has no Vary yet (most have
+    none); else nothing (`Origin` is joined to the one its headers have)."""
+    own_vary = getattr(response, "own_vary", None)
+    if own_vary is not None:
+        return (("Vary", f"{own_vary}, Origin"),)
+    headers = response.headers
     if headers.get("Vary") is None:
         return (VARY_ORIGIN,)
     add_vary(headers, "Origin")

@@ -52,16 +52,11 @@ def init_app(app: Flask) -> None:
         route = rule.rule if rule else None
         appended = observability.headers_for(
             app, rule.endpoint if rule else None, ctx.get("request_id", "")
-        )
+        ) + cors.vary_origin(response)
         if isinstance(response, ApiResponse):
-            own_vary = response.own_vary
-            response.appended_headers = appended + (
-                (("Vary", f"{own_vary}, Origin"),)
-                if own_vary is not None
-                else cors.vary_origin(response.headers)
-            )
+            response.appended_headers = appended
         else:
-            response.headers.extend(appended + cors.vary_origin(response.headers))
+            response.headers.extend(appended)
         cors.add_cors_headers(response, req, origins)
         started = ctx.get("request_started")
         if started is not None:  # None when a hook before this one refused the request
@@ -89,29 +84,28 @@ class ConstantAnswers:
         self.wsgi_app = wsgi_app
         pairs = app.extensions["default_headers"] + (cors.VARY_ORIGIN,)
         self.answers = {
-            path: [
-                ("Content-Type", "application/json"),
-                ("Content-Length", str(len(body))),
-                *pairs,
-            ]
+            path: (
+                [("Content-Type", "application/json"), ("Content-Length", str(len(body))), *pairs],
+                body,
+            )
             for path, body in answers.items()
         }
-        self.bodies = dict(answers)
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "")
-        headers = self.answers.get(path)
+        answer = self.answers.get(path)
         if (
-            headers is None
+            answer is None
             or environ.get("REQUEST_METHOD") != "GET"
             or "HTTP_ORIGIN" in environ
             or environ.get("QUERY_STRING")  # the app's bounds check it
         ):
             return self.wsgi_app(environ, start_response)
         started = time.perf_counter()
+        headers, body = answer
         request_id = observability.request_id_for(environ)
         start_response("200 OK", [(observability.REQUEST_ID_HEADER, request_id), *headers])
         seconds = time.perf_counter() - started
         observe_request("GET", path, 200, seconds)
         logs.log_constant_answer(request_id, path, seconds)
-        return [self.bodies[path]]
+        return [body]

@@ -697,34 +697,20 @@ class Bench:
         assert self.bare
         app, bare_server = self.app, self.bare
 
-        def loads() -> dict[str, Load]:
-            """The probe through the app's route at a paced rate (the latencies of other
-            requests while waiters are held) and saturated (the tail of a saturated machine)."""
+        def loads(url: str, pgid: int, saturated_script: str | None) -> dict[str, Load]:
+            """A paced load (the latencies of other requests while waiters are held) and a
+            saturated one (the tail of a saturated machine)."""
             return {
                 pace: wrk_load(
-                    self.wrk,
-                    f"{self.app_base}/health/live",
-                    self.args.seconds,
-                    self.args.connections,
-                    app.pgid,
-                    script,
+                    self.wrk, url, self.args.seconds, self.args.connections, pgid, script
                 )
-                for pace, script in (("paced", "paced.lua"), ("saturated", "origin.lua"))
+                for pace, script in (("paced", "paced.lua"), ("saturated", saturated_script))
             }
 
-        quiet = loads()
-        # The same loads on bare Flask: the tail this machine gives any server under them.
-        bare = {
-            pace: wrk_load(
-                self.wrk,
-                f"{self.bare_base}/hello",
-                self.args.seconds,
-                self.args.connections,
-                bare_server.pgid,
-                script,
-            )
-            for pace, script in (("paced", "paced.lua"), ("saturated", None))
-        }
+        # The probe through the app's route and hooks, and the same loads on bare Flask.
+        probe = (f"{self.app_base}/health/live", app.pgid, "origin.lua")
+        quiet = loads(*probe)
+        bare = loads(f"{self.bare_base}/hello", bare_server.pgid, None)
         ids = enqueue_inquiries(self.app_base, count)
         ends_before = waiter_ends(self.app_base, self.token)
         polls: list[int] = []
@@ -764,7 +750,7 @@ class Bench:
             f"{count} waiters to be held",
         )
         held = int(waiting_clients(self.app_base, self.token))
-        loaded = loads()
+        loaded = loads(*probe)
         still_held = int(waiting_clients(self.app_base, self.token))
         worker = self.start_app_worker()
         try:

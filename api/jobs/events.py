@@ -72,7 +72,7 @@ class Notifier:
         self._pending: collections.deque[str] = collections.deque()
         self._ready = threading.Condition(threading.Lock())
         self._thread: threading.Thread | None = None
-        self._sending = 0
+        self._in_flight = False  # a batch taken and not yet tried
 
     def send(self, message: str) -> None:
         with self._ready:
@@ -91,7 +91,7 @@ class Notifier:
         """Wait until every change handed over so far was tried (True) or `timeout` passes."""
         deadline = time.monotonic() + timeout
         with self._ready:
-            while self._pending or self._sending:
+            while self._pending or self._in_flight:
                 left = deadline - time.monotonic()
                 if left <= 0 or self._thread is None or not self._thread.is_alive():
                     return False
@@ -108,7 +108,7 @@ class Notifier:
                     return
                 batch = list(self._pending)
                 self._pending.clear()
-                self._sending = len(batch)
+                self._in_flight = True
             try:
                 pipeline = self.client.pipeline(transaction=False)
                 for message in batch:
@@ -118,7 +118,7 @@ class Notifier:
                 log.warning("could not publish %d job change(s)", len(batch), exc_info=True)
             finally:
                 with self._ready:
-                    self._sending = 0
+                    self._in_flight = False
                     self._ready.notify_all()  # a flush waiting for this batch
 
 

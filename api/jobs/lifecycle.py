@@ -177,7 +177,7 @@ class ClaimRead:
 
 
 _CLAIM_READS: list[ClaimRead] = []
-# What the current attempt's claim fetched: (read, key) -> row or None (set by `claim`).
+# The rows the current attempt's claim found, by (read, key) (set by `claim`).
 _claimed_rows: contextvars.ContextVar[dict[tuple[ClaimRead, uuid.UUID], Any] | None] = (
     contextvars.ContextVar("claimed_rows", default=None)
 )
@@ -193,7 +193,7 @@ def claim_read(table: Table, payload_key: str) -> ClaimRead:
 @functools.cache
 def _claim_with_reads(reads: tuple[ClaimRead, ...]) -> Executable:
     """The claim as a CTE, each declared read LEFT JOINed by the payload's id (labels
-    `r<i>_<column>`, and `r<i>_found`), built once per set of reads."""
+    `r<i>_<column>`; `r<i>_id` NULL when nothing joined), built once per set of reads."""
     claimed = _CLAIM.cte("claimed")
     columns: list[Any] = [claimed]
     joined: Any = claimed
@@ -203,7 +203,6 @@ def _claim_with_reads(reads: tuple[ClaimRead, ...]) -> Executable:
         # A payload value that is not a UUID joins nothing instead of failing the cast.
         wanted = case((key.regexp_match(_UUID_PATTERN), sql_cast(key, Uuid)), else_=None)
         joined = joined.outerjoin(table, table.c.id == wanted)
-        columns.append(table.c.id.isnot(None).label(f"r{index}_found"))
         columns.extend(column.label(f"r{index}_{column.key}") for column in table.c)
     return select(*columns).select_from(joined)
 
@@ -218,10 +217,10 @@ def _keep_claimed_rows(row: Any, reads: tuple[ClaimRead, ...]) -> None:
     fetched: dict[tuple[ClaimRead, uuid.UUID], Any] = {}
     if row.attempts == 1 and isinstance(payload, dict):
         for index, read in enumerate(reads):
-            if not getattr(row, f"r{index}_found"):
-                continue
-            values = [getattr(row, f"r{index}_{column.key}") for column in read.table.c]
-            fetched[(read, getattr(row, f"r{index}_id"))] = read.row_type(*values)
+            key = getattr(row, f"r{index}_id")
+            if key is not None:
+                values = [getattr(row, f"r{index}_{column.key}") for column in read.table.c]
+                fetched[(read, key)] = read.row_type(*values)
     _claimed_rows.set(fetched)
 
 
